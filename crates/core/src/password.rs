@@ -1,0 +1,282 @@
+//! Passwords: the policy every dialect applies, and argon2id hashing that runs on
+//! blocking threads behind a bounded queue.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::config::Argon2Config;
+use crate::error::{Error, Result};
+use crate::identity::{fold, Username};
+
+/// Fewest characters (Unicode code points after NFKC) in a password.
+pub const MIN_LEN: usize = 8;
+/// Most characters in a password.
+pub const MAX_LEN: usize = 256;
+
+static BLOCKLIST: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/common-passwords.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+});
+
+/// A password, NFKC-normalised. Never printed.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Normalises a raw password (no policy check: see [`check_policy`]).
+    pub fn new(raw: &str) -> Self {
+        Self(raw.nfkc().collect())
+    }
+
+    /// The normalised bytes to hash.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// The password policy: 8 to 256 characters, not a common password, not the
+/// username. No composition rules (NIST SP 800-63B).
+pub fn check_policy(password: &Password, username: &Username) -> Result<()> {
+    let n = password.0.chars().count();
+    if n < MIN_LEN {
+        return Err(Error::invalid(
+            "password",
+            format!("Password must be at least {MIN_LEN} characters"),
+        ));
+    }
+    if n > MAX_LEN {
+        return Err(Error::invalid(
+            "password",
+            format!("Password must be at most {MAX_LEN} characters"),
+        ));
+    }
+    let folded = fold(&password.0);
+    if BLOCKLIST.contains(folded.as_str()) {
+        return Err(Error::invalid(
+            "password",
+            "Password is too common; choose another",
+        ));
+    }
+    if folded == username.as_str() {
+        return Err(Error::invalid(
+            "password",
+            "Password must not be the same as the username",
+        ));
+    }
+    Ok(())
+}
+
+/// Result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The password matches.
+    pub ok: bool,
+    /// The stored hash uses other parameters than the current ones.
+    pub needs_rehash: bool,
+}
+
+/// argon2id hashing on blocking threads: at most `workers` at once, at most
+/// `queue` waiting; past that, [`Error::Unavailable`].
+#[derive(Clone)]
+pub struct Hasher {
+    params: Params,
+    workers: Arc<Semaphore>,
+    admission: Arc<Semaphore>,
+    dummy: Arc<str>,
+}
+
+impl fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hasher")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl Hasher {
+    /// Builds a hasher; computes the dummy hash used for unknown users.
+    pub fn new(cfg: &Argon2Config) -> Result<Self> {
+        let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
+            .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
+        let workers = if cfg.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            cfg.workers
+        };
+        let dummy = hash_blocking(&params, &crate::secret::random_token())?;
+        Ok(Self {
+            params,
+            workers: Arc::new(Semaphore::new(workers)),
+            admission: Arc::new(Semaphore::new(workers + cfg.queue)),
+            dummy: dummy.into(),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(Params) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _admitted = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Unavailable { retry_after: 1 })?;
+        let _worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
+        let params = self.params.clone();
+        tokio::task::spawn_blocking(move || job(params))
+            .await
+            .map_err(Error::internal)?
+    }
+
+    /// Hashes a password to a PHC string with the current parameters.
+    pub async fn hash(&self, password: &Password) -> Result<String> {
+        let pw = password.0.clone();
+        self.run(move |params| hash_blocking(&params, &pw)).await
+    }
+
+    /// Checks a password against a stored PHC string; with `None` (unknown user or
+    /// no password) it checks against a dummy hash so timing reveals nothing, and
+    /// answers `ok: false`.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verified> {
+        let pw = password.0.clone();
+        let (phc, real) = match stored {
+            Some(s) => (s.to_owned(), true),
+            None => (self.dummy.to_string(), false),
+        };
+        self.run(move |params| {
+            let parsed = match PasswordHash::new(&phc) {
+                Ok(p) => p,
+                Err(_) => {
+                    tracing::warn!("stored password hash is not a valid PHC string");
+                    return Ok(Verified {
+                        ok: false,
+                        needs_rehash: false,
+                    });
+                }
+            };
+            let ok = Argon2::default()
+                .verify_password(pw.as_bytes(), &parsed)
+                .is_ok();
+            let needs_rehash = parsed.algorithm != Algorithm::Argon2id.ident()
+                || Params::try_from(&parsed).map_or(true, |p| {
+                    p.m_cost() != params.m_cost()
+                        || p.t_cost() != params.t_cost()
+                        || p.p_cost() != params.p_cost()
+                });
+            Ok(Verified {
+                ok: ok && real,
+                needs_rehash,
+            })
+        })
+        .await
+    }
+}
+
+fn hash_blocking(params: &Params, pw: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(format!("argon2: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> Argon2Config {
+        Argon2Config {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+            workers: 1,
+            queue: 1,
+        }
+    }
+
+    #[test]
+    fn blocklist_is_real() {
+        assert!(BLOCKLIST.len() >= 10_000);
+        assert!(BLOCKLIST.contains("password"));
+    }
+
+    #[test]
+    fn policy() {
+        let u = Username::parse("alice").unwrap();
+        let ok = |p: &str| check_policy(&Password::new(p), &u);
+        assert!(ok("correct horse battery").is_ok());
+        assert!(ok("short").is_err());
+        assert!(ok(&"x".repeat(257)).is_err());
+        assert!(ok(&"xy".repeat(128)).is_ok());
+        assert!(ok("password1").is_err());
+        assert!(ok("PASSWORD1").is_err());
+        assert!(ok("iloveyou").is_err());
+        let long = Username::parse("alice-in-chains").unwrap();
+        assert!(check_policy(&Password::new("Alice-In-Chains"), &long).is_err());
+        // 8 code points, NFKC: fullwidth letters count as one each.
+        assert!(ok("ｚｑｘｗｖｋｊｐ").is_ok());
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let h = Hasher::new(&cheap()).unwrap();
+        let pw = Password::new("a long enough one");
+        let phc = h.hash(&pw).await.unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        let v = h.verify(&pw, Some(&phc)).await.unwrap();
+        assert!(v.ok && !v.needs_rehash);
+        assert!(!h.verify(&Password::new("wrong one!"), Some(&phc)).await.unwrap().ok);
+        assert!(!h.verify(&pw, None).await.unwrap().ok);
+        assert!(!h.verify(&pw, Some("garbage")).await.unwrap().ok);
+        let stronger = Hasher::new(&Argon2Config {
+            memory_kib: 512,
+            ..cheap()
+        })
+        .unwrap();
+        assert!(stronger.verify(&pw, Some(&phc)).await.unwrap().needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn full_queue_is_unavailable() {
+        let h = Hasher::new(&Argon2Config {
+            memory_kib: 8192,
+            iterations: 3,
+            ..cheap()
+        })
+        .unwrap();
+        let pw = Password::new("a long enough one");
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let h = h.clone();
+                let pw = pw.clone();
+                tokio::spawn(async move { h.hash(&pw).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for j in jobs {
+            if let Err(Error::Unavailable { .. }) = j.await.unwrap() {
+                busy += 1;
+            }
+        }
+        assert!(busy > 0, "a queue of 1 behind 1 worker must refuse some of 8");
+    }
+}

@@ -1,0 +1,185 @@
+//! The storage contract. Implemented by aegis-store for SQLite and PostgreSQL;
+//! every method is a plain operation, every rule lives in the services.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::api_token::ApiToken;
+use crate::error::Result;
+use crate::session::{RefreshToken, Session};
+use crate::throttle::ThrottleState;
+use crate::user::{NewUser, User, UserUpdate};
+
+/// A stored signing key; the private half is encrypted under the key-encryption key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: String,
+    /// Raw public key.
+    pub public_key: Vec<u8>,
+    /// Nonce followed by the AEAD ciphertext of the PKCS#8 private key.
+    pub private_key_enc: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A change other instances must drop from their caches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    User(Uuid),
+    Session(Uuid),
+    ApiToken([u8; 32]),
+    /// Drop everything (e.g. after a missed notification).
+    All,
+}
+
+impl Invalidation {
+    /// Compact text form used on the wire between instances.
+    pub fn encode(&self) -> String {
+        match self {
+            Invalidation::User(id) => format!("u:{id}"),
+            Invalidation::Session(id) => format!("s:{id}"),
+            Invalidation::ApiToken(h) => {
+                let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+                format!("t:{hex}")
+            }
+            Invalidation::All => "*".into(),
+        }
+    }
+
+    /// Parses [`Invalidation::encode`]'s form; anything unknown means "drop all".
+    pub fn decode(s: &str) -> Self {
+        let parse = || -> Option<Self> {
+            let (kind, v) = s.split_once(':')?;
+            match kind {
+                "u" => Uuid::parse_str(v).ok().map(Invalidation::User),
+                "s" => Uuid::parse_str(v).ok().map(Invalidation::Session),
+                "t" if v.len() == 64 => {
+                    let mut h = [0u8; 32];
+                    for (i, b) in h.iter_mut().enumerate() {
+                        *b = u8::from_str_radix(v.get(2 * i..2 * i + 2)?, 16).ok()?;
+                    }
+                    Some(Invalidation::ApiToken(h))
+                }
+                _ => None,
+            }
+        };
+        parse().unwrap_or(Invalidation::All)
+    }
+}
+
+/// Persistence for users, sessions, tokens, keys and throttle counters.
+///
+/// `get_*` fail with `NotFound`, `find_*` return `None`; uniqueness violations
+/// are `Conflict { field }` with field `username`, `email` or `identifier`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Inserts a user; usernames and emails are unique across each other.
+    async fn insert_user(&self, user: &NewUser) -> Result<User>;
+    /// A user by id.
+    async fn get_user(&self, id: Uuid) -> Result<User>;
+    /// A user by id, if it exists.
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>>;
+    /// A user and its password hash by normalised username or email.
+    async fn find_user_by_identifier(&self, ident: &str) -> Result<Option<(User, Option<String>)>>;
+    /// The password hash of a user.
+    async fn get_password_hash(&self, id: Uuid) -> Result<Option<String>>;
+    /// Applies a partial update and returns the new record.
+    async fn update_user(&self, id: Uuid, update: &UserUpdate, at: DateTime<Utc>) -> Result<User>;
+    /// Deletes a user with its sessions, refresh tokens and API tokens.
+    async fn delete_user(&self, id: Uuid) -> Result<()>;
+    /// Records a successful login.
+    async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()>;
+    /// Number of active admins.
+    async fn count_active_admins(&self) -> Result<u64>;
+
+    /// Inserts a session with its first refresh token.
+    async fn insert_session(&self, session: &Session, refresh: &RefreshToken) -> Result<()>;
+    /// A session by id.
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>>;
+    /// Revokes one session; false if it was already revoked or does not exist.
+    async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
+    /// Revokes every live session of a user but `except`; returns their ids.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>>;
+    /// A refresh token by hash.
+    async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>>;
+    /// Marks a refresh token used (only if it was unused) and inserts its
+    /// successor, atomically; false when another request used it first.
+    async fn use_refresh_token(
+        &self,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+        next: Option<&RefreshToken>,
+    ) -> Result<bool>;
+
+    /// Inserts an API token.
+    async fn insert_api_token(&self, token: &ApiToken) -> Result<()>;
+    /// An API token by the hash of its secret.
+    async fn find_api_token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>>;
+    /// An API token by id.
+    async fn find_api_token(&self, id: Uuid) -> Result<Option<ApiToken>>;
+    /// Records a use of an API token.
+    async fn touch_api_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
+    /// Deletes an API token; false if there was none.
+    async fn delete_api_token(&self, id: Uuid) -> Result<bool>;
+    /// API tokens of a provider, newest first, optionally only one owner's.
+    async fn list_api_tokens(&self, provider: &str, owner: Option<Uuid>) -> Result<Vec<ApiToken>>;
+
+    /// All signing keys, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Inserts a signing key.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+
+    /// The throttle state of a key.
+    async fn find_throttle(&self, key: &str) -> Result<Option<ThrottleState>>;
+    /// Counts one failure atomically; a count whose first failure is before
+    /// `window_start` (or whose lock has ended) starts again at 1.
+    async fn record_failure(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<ThrottleState>;
+    /// Locks a key until the given time.
+    async fn lock_throttle(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
+    /// Forgets a key's failures.
+    async fn clear_throttle(&self, key: &str) -> Result<()>;
+
+    /// Tells other instances sharing this store to drop a cached entry.
+    async fn publish(&self, _change: &Invalidation) -> Result<()> {
+        Ok(())
+    }
+    /// Changes published by other instances, if the backend carries them.
+    fn subscribe(&self) -> Option<broadcast::Receiver<Invalidation>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalidations_round_trip() {
+        let id = Uuid::now_v7();
+        for inv in [
+            Invalidation::User(id),
+            Invalidation::Session(id),
+            Invalidation::ApiToken([7u8; 32]),
+            Invalidation::All,
+        ] {
+            assert_eq!(Invalidation::decode(&inv.encode()), inv);
+        }
+        assert_eq!(Invalidation::decode("junk"), Invalidation::All);
+        assert_eq!(Invalidation::decode("t:zz"), Invalidation::All);
+    }
+}
