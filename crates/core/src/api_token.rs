@@ -44,3 +44,12 @@ pub struct MintedApiToken {
     pub token: ApiToken,
     pub secret: String,
 }
+
+/// True for `aeg_` followed by 43 base64url characters.
+pub fn is_well_formed(token: &str) -> bool {
+    token.strip_prefix(PREFIX).is_some_and(|s| {
+        s.len() == 43
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}

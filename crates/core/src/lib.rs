@@ -5,25 +5,25 @@
 //! backends implement. It knows nothing of HTTP or SQL.
 
 pub mod api_token;
-// pub mod authz;
-// pub mod cache;
+pub mod authz;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod identity;
-// pub mod keys;
+pub mod keys;
 pub mod password;
 pub mod secret;
-// pub mod service;
+pub mod service;
 pub mod session;
 pub mod store;
 pub mod throttle;
-// pub mod token;
+pub mod token;
 pub mod user;
 
 pub use clock::{Clock, SystemClock};
 pub use config::CoreConfig;
 pub use error::{AuthFailure, Error, Result};
-// pub use service::Aegis;
+pub use service::{Actor, Aegis, Credential, Principal};
 pub use store::Store;
 pub use user::{Role, User};

@@ -244,7 +244,12 @@ mod tests {
         assert!(phc.starts_with("$argon2id$"));
         let v = h.verify(&pw, Some(&phc)).await.unwrap();
         assert!(v.ok && !v.needs_rehash);
-        assert!(!h.verify(&Password::new("wrong one!"), Some(&phc)).await.unwrap().ok);
+        assert!(
+            !h.verify(&Password::new("wrong one!"), Some(&phc))
+                .await
+                .unwrap()
+                .ok
+        );
         assert!(!h.verify(&pw, None).await.unwrap().ok);
         assert!(!h.verify(&pw, Some("garbage")).await.unwrap().ok);
         let stronger = Hasher::new(&Argon2Config {
@@ -277,6 +282,9 @@ mod tests {
                 busy += 1;
             }
         }
-        assert!(busy > 0, "a queue of 1 behind 1 worker must refuse some of 8");
+        assert!(
+            busy > 0,
+            "a queue of 1 behind 1 worker must refuse some of 8"
+        );
     }
 }

@@ -1,0 +1,428 @@
+//! Logins, sessions, access-token checks, refresh rotation and logout.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+use super::{Aegis, Credential, Principal};
+use crate::api_token;
+use crate::error::{AuthFailure, Error, Result};
+use crate::identity::fold;
+use crate::password::Password;
+use crate::secret::{hash_token, random_token};
+use crate::session::{RefreshToken, Session};
+use crate::store::Invalidation;
+use crate::throttle::{account_key, ip_key, ThrottleState};
+use crate::token::{self, AccessClaims, Rejection};
+use crate::user::{User, UserUpdate};
+
+/// Longest bearer value looked at; anything longer is not ours.
+const MAX_BEARER_LEN: usize = 4096;
+/// Minimum spacing of `last_used_at` writes for one API token.
+const TOUCH_EVERY_S: i64 = 60;
+
+/// A password login attempt.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// Username or email, as typed.
+    pub identifier: String,
+    /// The password, as typed.
+    pub password: String,
+    /// The client address, for throttling and the login record.
+    pub ip: Option<IpAddr>,
+}
+
+/// A successful login: the user and a fresh session's tokens.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: Arc<User>,
+    pub session_id: Uuid,
+    pub tokens: TokenPair,
+}
+
+/// An access token with its refresh token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+}
+
+fn unauthenticated(why: AuthFailure) -> Error {
+    Error::Unauthenticated(why)
+}
+
+fn retry_after(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let ms = (until - now).num_milliseconds().max(0) as u64;
+    ms.div_ceil(1000).max(1)
+}
+
+impl Aegis {
+    /// Password login on any dialect: throttled per account and per client address,
+    /// identical failure for unknown users, wrong passwords and inactive accounts.
+    pub async fn login(&self, req: LoginRequest) -> Result<Login> {
+        let now = self.clock.now();
+        let ip = req.ip.map(|ip| ip_key(&ip));
+        let limits = &self.config.throttle;
+        if let (Some(key), true) = (&ip, limits.ip_failures > 0) {
+            self.check_lock(key, now).await?;
+        }
+        let ident = fold(&req.identifier);
+        let found = if ident.is_empty() {
+            None
+        } else {
+            self.store.find_user_by_identifier(&ident).await?
+        };
+        let acct = account_key(&found.as_ref().map_or(ident, |(u, _)| u.id.to_string()));
+        let acct_state = if limits.account_failures > 0 {
+            self.check_lock(&acct, now).await?
+        } else {
+            None
+        };
+        let password = Password::new(&req.password);
+        let stored = found.as_ref().and_then(|(_, h)| h.as_deref());
+        let verified = self.hasher.verify(&password, stored).await?;
+        let user = match found {
+            Some((user, _)) if verified.ok && user.active => user,
+            _ => {
+                self.count_failure(&acct, limits.account_failures, now)
+                    .await?;
+                if let Some(key) = &ip {
+                    self.count_failure(key, limits.ip_failures, now).await?;
+                }
+                return Err(unauthenticated(AuthFailure::InvalidCredentials));
+            }
+        };
+        if acct_state.is_some() {
+            self.store.clear_throttle(&acct).await?;
+        }
+        let ip_text = req.ip.map(|ip| ip.to_string());
+        self.store
+            .record_login(user.id, now, ip_text.as_deref())
+            .await?;
+        if verified.needs_rehash {
+            let hash = self.hasher.hash(&password).await?;
+            let update = UserUpdate {
+                password_hash: Some(hash),
+                ..Default::default()
+            };
+            self.store.update_user(user.id, &update, now).await?;
+        }
+        self.changed(Invalidation::User(user.id)).await;
+        self.open_session(Arc::new(user)).await
+    }
+
+    /// Refuses while `key` is locked; returns its state.
+    async fn check_lock(&self, key: &str, now: DateTime<Utc>) -> Result<Option<ThrottleState>> {
+        let state = self.store.find_throttle(key).await?;
+        if let Some(until) = state.and_then(|s| s.locked_until) {
+            if until > now {
+                return Err(Error::Locked {
+                    retry_after: retry_after(until, now),
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    /// Counts a failure and locks the key when it reaches `max` (0 = off).
+    pub(super) async fn count_failure(
+        &self,
+        key: &str,
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if max == 0 {
+            return Ok(());
+        }
+        let window = Duration::seconds(self.config.throttle.lockout_s as i64);
+        let state = self.store.record_failure(key, now, now - window).await?;
+        if state.failures >= max {
+            self.store.lock_throttle(key, now + window).await?;
+            tracing::warn!(key, "login throttled after repeated failures");
+        }
+        Ok(())
+    }
+
+    /// Opens a session for a user who just proved who they are.
+    pub(super) async fn open_session(&self, user: Arc<User>) -> Result<Login> {
+        let now = self.clock.now();
+        let session = Session {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + Duration::seconds(self.config.session_max_s as i64),
+            revoked_at: None,
+        };
+        let (refresh_token, refresh) = self.new_refresh_token(&session, now);
+        self.store.insert_session(&session, &refresh).await?;
+        let (access_token, access_expires_at) = self.issue_access(&user, session.id, now)?;
+        Ok(Login {
+            user,
+            session_id: session.id,
+            tokens: TokenPair {
+                access_token,
+                access_expires_at,
+                refresh_token,
+            },
+        })
+    }
+
+    fn new_refresh_token(&self, session: &Session, now: DateTime<Utc>) -> (String, RefreshToken) {
+        let secret = random_token();
+        let expires = now + Duration::seconds(self.config.refresh_ttl_s as i64);
+        let record = RefreshToken {
+            hash: hash_token(&secret),
+            session_id: session.id,
+            created_at: now,
+            expires_at: expires.min(session.expires_at),
+            used_at: None,
+        };
+        (secret, record)
+    }
+
+    fn issue_access(
+        &self,
+        user: &User,
+        sid: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>)> {
+        let exp = now.timestamp() + self.config.access_ttl_s as i64;
+        let claims = AccessClaims {
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            sub: user.id,
+            sid,
+            jti: Uuid::now_v7(),
+            iat: now.timestamp(),
+            exp,
+            username: user.username.as_str().to_owned(),
+            id: user.num_id,
+        };
+        let token = token::sign(&self.keys, &claims)?;
+        Ok((token, epoch(exp)))
+    }
+
+    /// Verifies a JWT's signature (once per token, then from the cache).
+    async fn verified_claims(&self, token: &str) -> Result<Arc<AccessClaims>> {
+        if let Some(c) = self.cache.tokens.get(token) {
+            return Ok(c);
+        }
+        let (iss, aud) = (&self.config.issuer, &self.config.audience);
+        let claims = match token::verify(&self.keys, token, iss, aud) {
+            Err(Rejection::UnknownKey) => {
+                self.keys.reload(self.store.as_ref()).await?;
+                token::verify(&self.keys, token, iss, aud)?
+            }
+            other => other?,
+        };
+        let claims = Arc::new(claims);
+        self.cache.tokens.insert(token.into(), Arc::clone(&claims));
+        Ok(claims)
+    }
+
+    /// Authenticates a bearer credential (session JWT or API token) against live
+    /// state: revocation, deletion and deactivation count at once.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
+        let bearer = bearer.trim();
+        if bearer.is_empty() {
+            return Err(unauthenticated(AuthFailure::Missing));
+        }
+        if bearer.len() > MAX_BEARER_LEN {
+            return Err(unauthenticated(AuthFailure::Malformed));
+        }
+        if bearer.starts_with(api_token::PREFIX) {
+            return self.authenticate_api_token(bearer).await;
+        }
+        let claims = self.verified_claims(bearer).await?;
+        let now = self.clock.now();
+        if now.timestamp() > claims.exp + self.config.leeway_s as i64 {
+            return Err(unauthenticated(AuthFailure::Expired));
+        }
+        let principal = self.session_principal(&claims, now).await?;
+        principal.ok_or(unauthenticated(AuthFailure::Revoked))
+    }
+
+    async fn session_principal(
+        &self,
+        claims: &AccessClaims,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Principal>> {
+        let sid = claims.sid;
+        let session = self
+            .cache
+            .sessions
+            .get_or_load(&sid, async {
+                Ok(self.store.find_session(sid).await?.map(Arc::new))
+            })
+            .await?;
+        let Some(session) = session.filter(|s| s.is_live(now) && s.user_id == claims.sub) else {
+            return Ok(None);
+        };
+        let Some(user) = self.user_state(session.user_id).await?.filter(|u| u.active) else {
+            return Ok(None);
+        };
+        Ok(Some(Principal {
+            user,
+            credential: Credential::Session {
+                sid,
+                expires_at: epoch(claims.exp),
+            },
+        }))
+    }
+
+    async fn authenticate_api_token(&self, bearer: &str) -> Result<Principal> {
+        if !api_token::is_well_formed(bearer) {
+            return Err(unauthenticated(AuthFailure::Malformed));
+        }
+        let hash = hash_token(bearer);
+        let token = self
+            .cache
+            .api_tokens
+            .get_or_load(&hash, async {
+                Ok(self
+                    .store
+                    .find_api_token_by_hash(&hash)
+                    .await?
+                    .map(Arc::new))
+            })
+            .await?
+            .ok_or(unauthenticated(AuthFailure::Revoked))?;
+        let now = self.clock.now();
+        if now > token.expires_at + Duration::seconds(self.config.leeway_s as i64) {
+            return Err(unauthenticated(AuthFailure::Expired));
+        }
+        let user = self
+            .user_state(token.owner_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(unauthenticated(AuthFailure::Revoked))?;
+        let stale = token
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_S);
+        if stale {
+            self.store.touch_api_token(token.id, now).await?;
+            self.cache.api_tokens.invalidate(&hash);
+        }
+        Ok(Principal {
+            user,
+            credential: Credential::ApiToken {
+                id: token.id,
+                hash,
+                role: token.role,
+                expires_at: token.expires_at,
+            },
+        })
+    }
+
+    /// Exchanges a refresh token for a new access token (and, with rotation, a new
+    /// refresh token). Reuse of a rotated-out token revokes its whole session.
+    /// `access_token`, if given, must be a genuine session token (expiry ignored)
+    /// of the same user.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        access_token: Option<&str>,
+    ) -> Result<TokenPair> {
+        let invalid = || unauthenticated(AuthFailure::InvalidRefreshToken);
+        let subject = match access_token.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) if t.len() <= MAX_BEARER_LEN => Some(self.verified_claims(t).await?.sub),
+            Some(_) => return Err(unauthenticated(AuthFailure::Malformed)),
+            None => None,
+        };
+        if refresh_token.is_empty() || refresh_token.len() > MAX_BEARER_LEN {
+            return Err(invalid());
+        }
+        let now = self.clock.now();
+        let hash = hash_token(refresh_token);
+        let record = self
+            .store
+            .find_refresh_token(&hash)
+            .await?
+            .ok_or_else(invalid)?;
+        if record.used_at.is_some() && self.config.refresh_rotation {
+            tracing::warn!(session = %record.session_id, "refresh token reused: revoking its session");
+            self.revoke_session(record.session_id).await?;
+            return Err(invalid());
+        }
+        if record.expires_at <= now {
+            return Err(invalid());
+        }
+        let session = self
+            .store
+            .find_session(record.session_id)
+            .await?
+            .filter(|s| s.is_live(now))
+            .ok_or_else(invalid)?;
+        let user = self
+            .user_state(session.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(invalid)?;
+        if subject.is_some_and(|s| s != user.id) {
+            return Err(invalid());
+        }
+        let refresh_token = if self.config.refresh_rotation {
+            let (secret, next) = self.new_refresh_token(&session, now);
+            if !self
+                .store
+                .use_refresh_token(&hash, now, Some(&next))
+                .await?
+            {
+                // Another request used it first: that is reuse too.
+                self.revoke_session(session.id).await?;
+                return Err(invalid());
+            }
+            secret
+        } else {
+            refresh_token.to_owned()
+        };
+        let (access_token, access_expires_at) = self.issue_access(&user, session.id, now)?;
+        Ok(TokenPair {
+            access_token,
+            access_expires_at,
+            refresh_token,
+        })
+    }
+
+    /// Ends the presented credential: a session (with its refresh family) or an
+    /// API token. Other sessions of the user are untouched.
+    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        match &principal.credential {
+            Credential::Session { sid, .. } => self.revoke_session(*sid).await,
+            Credential::ApiToken { id, hash, .. } => {
+                self.store.delete_api_token(*id).await?;
+                self.changed(Invalidation::ApiToken(*hash)).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn revoke_session(&self, sid: Uuid) -> Result<()> {
+        self.store.revoke_session(sid, self.clock.now()).await?;
+        self.changed(Invalidation::Session(sid)).await;
+        Ok(())
+    }
+
+    /// Revokes every session of a user except `except`.
+    pub(super) async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<()> {
+        let ids = self
+            .store
+            .revoke_user_sessions(user_id, except, self.clock.now())
+            .await?;
+        for sid in ids {
+            self.changed(Invalidation::Session(sid)).await;
+        }
+        Ok(())
+    }
+}
+
+fn epoch(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}

@@ -1,0 +1,189 @@
+//! The identity services: one [`Aegis`] value holds the store, the keys, the
+//! hasher and the caches, and every dialect calls its methods.
+
+mod auth;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::cache::AuthCache;
+use crate::clock::Clock;
+use crate::config::CoreConfig;
+use crate::error::Result;
+use crate::keys::{Kek, KeyRing};
+use crate::password::Hasher;
+use crate::store::{Invalidation, Store};
+use crate::user::{Role, User};
+
+pub use auth::{Login, LoginRequest, TokenPair};
+pub use users::{CreateUserRequest, UserChange};
+
+/// How long cached user and session state may live without a change
+/// notification (a safety net; changes invalidate at once).
+const STATE_TTL: Duration = Duration::from_secs(60);
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user, as currently stored.
+    pub user: Arc<User>,
+    /// What the caller presented.
+    pub credential: Credential,
+}
+
+/// The credential a [`Principal`] authenticated with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credential {
+    /// A session access token.
+    Session {
+        sid: Uuid,
+        expires_at: DateTime<Utc>,
+    },
+    /// An API token with its own role.
+    ApiToken {
+        id: Uuid,
+        hash: [u8; 32],
+        role: Role,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl Principal {
+    /// The role the caller acts with: the user's current role, lowered to the
+    /// token's own role for API tokens.
+    pub fn role(&self) -> Role {
+        match &self.credential {
+            Credential::Session { .. } => self.user.role,
+            Credential::ApiToken { role, .. } => role.min(self.user.role),
+        }
+    }
+
+    /// When the presented credential expires.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        match &self.credential {
+            Credential::Session { expires_at, .. } | Credential::ApiToken { expires_at, .. } => {
+                *expires_at
+            }
+        }
+    }
+}
+
+/// Who asks for a change: an operator at the console, or an authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// The operator (CLI): every capability.
+    System,
+    /// A caller of the API.
+    Principal(Principal),
+}
+
+impl Actor {
+    /// The role the actor acts with.
+    pub fn role(&self) -> Role {
+        match self {
+            Actor::System => Role::Admin,
+            Actor::Principal(p) => p.role(),
+        }
+    }
+}
+
+/// The identity core's services.
+pub struct Aegis {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: CoreConfig,
+    hasher: Hasher,
+    keys: KeyRing,
+    cache: Arc<AuthCache>,
+}
+
+impl std::fmt::Debug for Aegis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aegis").field("keys", &self.keys).finish()
+    }
+}
+
+impl Aegis {
+    /// Builds the services: loads (or creates) the signing keys and starts
+    /// following the store's cross-instance invalidations.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: CoreConfig,
+        kek: &Kek,
+    ) -> Result<Arc<Self>> {
+        let hasher = Hasher::new(&config.argon2)?;
+        let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref()).await?;
+        let cache = Arc::new(AuthCache::new(STATE_TTL));
+        if let Some(mut rx) = store.subscribe() {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
+                loop {
+                    match rx.recv().await {
+                        Ok(change) => cache.apply(&change),
+                        Err(RecvError::Lagged(_)) => cache.apply(&Invalidation::All),
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+            });
+        }
+        Ok(Arc::new(Self {
+            store,
+            clock,
+            config,
+            hasher,
+            keys,
+            cache,
+        }))
+    }
+
+    /// The store (for readiness checks and tools).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The rules in force.
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// The current time of the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The public signing keys as a JWK set.
+    pub fn jwks(&self) -> Value {
+        self.keys.jwks()
+    }
+
+    /// True when the store answers.
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    /// Drops a cached entry here and in every other instance.
+    async fn changed(&self, change: Invalidation) {
+        self.cache.apply(&change);
+        if let Err(e) = self.store.publish(&change).await {
+            tracing::error!(error = %e, "could not publish a cache invalidation");
+        }
+    }
+
+    /// The current state of a user, from the cache.
+    async fn user_state(&self, id: Uuid) -> Result<Option<Arc<User>>> {
+        self.cache
+            .users
+            .get_or_load(&id, async {
+                Ok(self.store.find_user(id).await?.map(Arc::new))
+            })
+            .await
+    }
+}

@@ -1,0 +1,99 @@
+//! Minting API tokens: role never above the minter's nor the owner's.
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use super::{Actor, Aegis};
+use crate::api_token::{ApiToken, CreateApiTokenRequest, MintedApiToken, PREFIX};
+use crate::authz::{require, Capability};
+use crate::error::{Error, Result};
+use crate::secret::{hash_token, random_token};
+
+/// True for a provider name of the form `[a-z0-9][a-z0-9_-]{0,31}`.
+pub fn valid_provider(p: &str) -> bool {
+    let b = p.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+impl Aegis {
+    /// Mints an API token owned by `owner`. Callers other than the operator mint
+    /// for themselves (admins for anyone); the role is capped by the caller's
+    /// effective role and by the owner's role.
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        owner: Uuid,
+        req: CreateApiTokenRequest,
+    ) -> Result<MintedApiToken> {
+        require(actor.role(), Capability::ManageSelf)?;
+        if let Actor::Principal(p) = actor {
+            if p.user.id != owner {
+                require(actor.role(), Capability::Administer)?;
+            }
+        }
+        if !actor.role().at_least(req.role) {
+            return Err(Error::Forbidden);
+        }
+        if !valid_provider(&req.provider) {
+            return Err(Error::invalid(
+                "provider",
+                "must match [a-z0-9][a-z0-9_-]{0,31}",
+            ));
+        }
+        if !self.config.providers.iter().any(|p| p == &req.provider) {
+            return Err(Error::NotFound("provider"));
+        }
+        let max = self.config.api_token_max_expiry_s as i64;
+        if req.expiry_s < 1 || req.expiry_s > max {
+            return Err(Error::invalid(
+                "expiry",
+                format!("must be between 1 and {max} seconds"),
+            ));
+        }
+        if req.name.as_ref().is_some_and(|n| n.chars().count() > 64) {
+            return Err(Error::invalid("name", "must be at most 64 characters"));
+        }
+        let owner_user = self.store.get_user(owner).await?;
+        if !owner_user.role.at_least(req.role) {
+            return Err(Error::Forbidden);
+        }
+        let now = self.clock.now();
+        let secret = format!("{PREFIX}{}", random_token());
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            hash: hash_token(&secret),
+            owner_id: owner,
+            created_by: match actor {
+                Actor::System => None,
+                Actor::Principal(p) => Some(p.user.id),
+            },
+            provider: req.provider,
+            role: req.role,
+            name: req.name,
+            created_at: now,
+            expires_at: now + Duration::seconds(req.expiry_s),
+            last_used_at: None,
+        };
+        self.store.insert_api_token(&token).await?;
+        Ok(MintedApiToken { token, secret })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_provider;
+
+    #[test]
+    fn providers() {
+        assert!(valid_provider("local"));
+        assert!(valid_provider("a1_b-c"));
+        assert!(!valid_provider(""));
+        assert!(!valid_provider("Local"));
+        assert!(!valid_provider("-x"));
+        assert!(!valid_provider(&"a".repeat(33)));
+    }
+}

@@ -1,0 +1,126 @@
+//! Creating, changing and deleting users, with the rules that guard them.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::{Actor, Aegis};
+use crate::authz::{require, Capability};
+use crate::error::{Error, Result};
+use crate::identity::{fold, Email, Username};
+use crate::password::{check_policy, Password};
+use crate::store::Invalidation;
+use crate::user::{NewUser, Role, User, UserUpdate};
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct CreateUserRequest {
+    /// Defaults to the email when absent.
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// Checked against the password policy; `None` makes a user who cannot log
+    /// in with a password.
+    pub password: Option<String>,
+    pub role: Role,
+    pub profile: BTreeMap<String, String>,
+}
+
+/// An administrative change of a user.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+impl Aegis {
+    /// Creates a user (admins and the operator only).
+    pub async fn create_user(&self, actor: &Actor, req: CreateUserRequest) -> Result<User> {
+        require(actor.role(), Capability::Administer)?;
+        let email = req.email.as_deref().map(Email::parse).transpose()?;
+        let username = match (&req.username, &email) {
+            (Some(u), _) => Username::parse(u)?,
+            (None, Some(e)) => Username::parse(e.as_str())?,
+            (None, None) => return Err(Error::invalid("username", "is required")),
+        };
+        let password_hash = match &req.password {
+            Some(raw) => {
+                let pw = Password::new(raw);
+                check_policy(&pw, &username)?;
+                Some(self.hasher.hash(&pw).await?)
+            }
+            None => None,
+        };
+        let user = NewUser {
+            id: Uuid::now_v7(),
+            username,
+            email,
+            password_hash,
+            profile: req.profile,
+            role: req.role,
+            active: true,
+            verified: false,
+            password_expired: false,
+            created_at: self.clock.now(),
+        };
+        self.store.insert_user(&user).await
+    }
+
+    /// A user by username or email (normalised before lookup).
+    pub async fn find_user(&self, identifier: &str) -> Result<User> {
+        let ident = fold(identifier);
+        if ident.is_empty() {
+            return Err(Error::NotFound("user"));
+        }
+        self.store
+            .find_user_by_identifier(&ident)
+            .await?
+            .map(|(u, _)| u)
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// Refuses a change that would leave no active admin.
+    async fn guard_last_admin(&self, user: &User, keeps_admin: bool) -> Result<()> {
+        if user.role == Role::Admin
+            && user.active
+            && !keeps_admin
+            && self.store.count_active_admins().await? <= 1
+        {
+            return Err(Error::LastAdmin);
+        }
+        Ok(())
+    }
+
+    /// Changes a user's role or active flag (admins only). Deactivation revokes
+    /// every session at once; the user's API tokens are suspended while inactive.
+    pub async fn update_user(&self, actor: &Actor, id: Uuid, change: UserChange) -> Result<User> {
+        require(actor.role(), Capability::Administer)?;
+        let user = self.store.get_user(id).await?;
+        let keeps_admin =
+            change.role.is_none_or(|r| r == Role::Admin) && change.active != Some(false);
+        self.guard_last_admin(&user, keeps_admin).await?;
+        let update = UserUpdate {
+            role: change.role,
+            active: change.active,
+            ..Default::default()
+        };
+        let updated = self
+            .store
+            .update_user(id, &update, self.clock.now())
+            .await?;
+        self.changed(Invalidation::User(id)).await;
+        if change.active == Some(false) {
+            self.revoke_user_sessions(id, None).await?;
+        }
+        Ok(updated)
+    }
+
+    /// Deletes a user with every session and token (admins only).
+    pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<()> {
+        require(actor.role(), Capability::Administer)?;
+        let user = self.store.get_user(id).await?;
+        self.guard_last_admin(&user, false).await?;
+        self.store.delete_user(id).await?;
+        self.changed(Invalidation::User(id)).await;
+        Ok(())
+    }
+}
