@@ -1,1 +1,48 @@
-//! placeholder
+//! aegis-server: the axum application. Shared extractors and middleware, one
+//! module per dialect under `dialects/`, health, JWKS and the OpenAPI document.
+
+pub mod bootstrap;
+pub mod config;
+pub mod dialects;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod openapi;
+pub mod state;
+pub mod wellknown;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The whole application: every dialect, health, JWKS, OpenAPI, and the shared
+/// middleware (body limit, security headers, request ids, dialect-shaped 404/405).
+pub fn app(state: AppState) -> Router {
+    let (router, api) = openapi::router().split_for_parts();
+    openapi::publish(api);
+    let router = router
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .with_state(state.clone());
+    middleware::apply(router, state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight
+/// requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,85 @@
+//! Start-up: resolve the key-encryption key, open the store, build the services.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use aegis_core::keys::Kek;
+use aegis_core::{Aegis, Clock, Store};
+use anyhow::{bail, Context};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+const KEK_FILE: &str = "kek";
+
+/// The KEK from the configuration, else from `<data_dir>/kek` (created with mode
+/// 0600 on first start; refused if other users can read it).
+pub fn resolve_kek(config: &Config) -> anyhow::Result<Kek> {
+    if let Some(text) = &config.kek {
+        return Kek::from_base64(text).map_err(|e| anyhow::anyhow!("kek: {e}"));
+    }
+    let path = config.data_dir.join(KEK_FILE);
+    if !path.exists() {
+        fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let kek = Kek::generate();
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(kek.to_base64().as_bytes())?;
+                f.sync_all()?;
+                tracing::info!(path = %path.display(), "created a new key-encryption key");
+                return Ok(kek);
+            }
+            // Another process created it first: read theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+    read_kek_file(&path)
+}
+
+fn read_kek_file(path: &Path) -> anyhow::Result<Kek> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by other users (mode {:o}); run chmod 600 on it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Kek::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Builds the application state on an already opened store.
+pub async fn state_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let kek = resolve_kek(&config)?;
+    let aegis = Aegis::new(store, clock, config.core.clone(), &kek)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the identity core: {e}"))?;
+    Ok(AppState {
+        aegis,
+        config: Arc::new(config),
+    })
+}
+
+/// Opens the configured store (creating and migrating it) and builds the state.
+pub async fn state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let url = config.database_url();
+    let store = aegis_store::connect(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the database: {e}"))?;
+    state_with_store(config, store, clock).await
+}

@@ -1,0 +1,272 @@
+//! The `aiohttp` dialect: the "aegis" library for aiohttp (seed 002), exactly as
+//! `shared/spec/aiohttp-aegis.md` pins it: `POST /auth`, `GET /me`,
+//! `POST /auth/refresh`, RFC 7807 problems.
+
+mod error;
+
+use aegis_core::service::LoginRequest;
+use aegis_core::Role;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{Kind, Problem};
+
+use crate::extract::{authorization, read_json, Authorization, ClientIp};
+use crate::state::AppState;
+
+/// The aiohttp routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(me))
+        .routes(routes!(refresh))
+}
+
+/// True for the paths this dialect owns (`/auth…` except Pegasys's, `/me`).
+pub fn owns(path: &str) -> bool {
+    let pegasys = matches!(path, "/auth/me" | "/auth/logout");
+    !pegasys && (path == "/auth" || path.starts_with("/auth/") || path == "/me" || path == "/me/")
+}
+
+/// Where a problem happened: the public base URL (or `http://` + `Host`) + path.
+fn instance(state: &AppState, headers: &HeaderMap, path: &str) -> String {
+    let base = match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    format!("{base}{path}")
+}
+
+/// The request context every problem needs.
+pub struct Ctx {
+    instance: String,
+    status_as_string: bool,
+}
+
+impl Ctx {
+    fn problem(&self, kind: Kind) -> Problem {
+        Problem {
+            kind,
+            instance: self.instance.clone(),
+            status_as_string: self.status_as_string,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            instance: instance(state, &parts.headers, parts.uri.path()),
+            status_as_string: state.config.aiohttp.problem_status_as_string,
+        })
+    }
+}
+
+/// A 404/405 (or any bare status) as a problem.
+pub fn status_problem(state: &AppState, req: &Request, status: StatusCode) -> Response {
+    let detail = match status {
+        StatusCode::NOT_FOUND => "The requested resource was not found.",
+        StatusCode::METHOD_NOT_ALLOWED => "The method is not allowed for this resource.",
+        _ => "The request could not be served.",
+    };
+    Problem {
+        kind: Kind::Plain {
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        },
+        instance: instance(state, req.headers(), req.uri().path()),
+        status_as_string: state.config.aiohttp.problem_status_as_string,
+    }
+    .into_response()
+}
+
+/// Permissions of a role, exactly as spec §3 lists them.
+fn permissions(role: Role) -> Vec<&'static str> {
+    match role {
+        Role::Admin => vec!["user", "admin"],
+        Role::User => vec!["user"],
+        Role::View => vec!["view"],
+    }
+}
+
+/// Reads the body as JSON (400/413/415 problems otherwise).
+async fn json_body(state: &AppState, ctx: &Ctx, req: Request) -> Result<Value, Problem> {
+    let (parts, body) = req.into_parts();
+    read_json(&parts.headers, body, state.config.max_body_bytes)
+        .await
+        .map_err(|e| ctx.problem(Kind::from_body(e)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+struct LoginBody {
+    /// Username or email.
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TokenResponse {
+    /// EdDSA JWT, the bare token (no `Bearer ` prefix).
+    access_token: String,
+    /// Opaque refresh token, rotated on every use.
+    refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MeResponse {
+    /// Numeric user id.
+    id: i64,
+    username: String,
+    permissions: Vec<&'static str>,
+    /// Expiry of the presented credential, epoch seconds.
+    exp: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+fn tokens(access_token: String, refresh_token: String) -> Json<TokenResponse> {
+    Json(TokenResponse {
+        access_token,
+        refresh_token,
+    })
+}
+
+/// Log in with username (or email) and password — spec §3 `POST /auth`.
+#[utoipa::path(post, path = "/auth", tag = "aiohttp", request_body = LoginBody, responses(
+    (status = 200, body = TokenResponse),
+    (status = 400, description = "body is not JSON"),
+    (status = 401, description = "AuthenticationFailed"),
+    (status = 429, description = "throttled; Retry-After")))]
+async fn login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> Result<Json<TokenResponse>, Problem> {
+    let body = json_body(&state, &ctx, req).await?;
+    let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(identifier), Some(password)) = (field("username"), field("password")) else {
+        return Err(ctx.problem(Kind::AuthenticationFailed));
+    };
+    let login = state
+        .aegis
+        .login(LoginRequest {
+            identifier,
+            password,
+            ip,
+        })
+        .await
+        .map_err(|e| {
+            ctx.problem(match e {
+                aegis_core::Error::InvalidField { .. } => Kind::AuthenticationFailed,
+                e => Kind::from_core(e),
+            })
+        })?;
+    Ok(tokens(
+        login.tokens.access_token,
+        login.tokens.refresh_token,
+    ))
+}
+
+/// The authenticated user, from live state — spec §3 `GET /me`.
+#[utoipa::path(get, path = "/me", tag = "aiohttp", security(("bearer" = [])), responses(
+    (status = 200, body = MeResponse),
+    (status = 401, description = "AuthRequired, InvalidToken or TokenExpired")))]
+async fn me(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Result<Json<MeResponse>, Problem> {
+    let token = match authorization(&headers, true) {
+        Authorization::Absent => return Err(ctx.problem(Kind::AuthRequired)),
+        Authorization::Invalid => return Err(ctx.problem(Kind::InvalidToken)),
+        Authorization::Token(t) => t,
+    };
+    let p = state
+        .aegis
+        .authenticate(&token)
+        .await
+        .map_err(|e| ctx.problem(Kind::from_core(e)))?;
+    Ok(Json(MeResponse {
+        id: p.user.num_id,
+        username: p.user.username.to_string(),
+        permissions: permissions(p.role()),
+        exp: p.expires_at().timestamp(),
+    }))
+}
+
+/// Exchange a refresh token (rotated) — spec §3 `POST /auth/refresh`.
+#[utoipa::path(post, path = "/auth/refresh", tag = "aiohttp", request_body = RefreshBody, responses(
+    (status = 200, body = TokenResponse),
+    (status = 400, description = "body is not JSON"),
+    (status = 401, description = "InvalidRefreshToken or InvalidToken")))]
+async fn refresh(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    req: Request,
+) -> Result<Json<TokenResponse>, Problem> {
+    let access = match authorization(req.headers(), true) {
+        Authorization::Absent => None,
+        Authorization::Invalid => return Err(ctx.problem(Kind::InvalidToken)),
+        Authorization::Token(t) => Some(t),
+    };
+    let body = json_body(&state, &ctx, req).await?;
+    let Some(presented) = body.get("refresh_token").and_then(Value::as_str) else {
+        return Err(ctx.problem(Kind::InvalidRefreshToken));
+    };
+    let pair = state
+        .aegis
+        .refresh(presented, access.as_deref())
+        .await
+        .map_err(|e| ctx.problem(Kind::from_core(e)))?;
+    Ok(tokens(pair.access_token, pair.refresh_token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership() {
+        assert!(owns("/auth"));
+        assert!(owns("/auth/refresh"));
+        assert!(owns("/auth/other"));
+        assert!(owns("/me"));
+        assert!(!owns("/auth/me"));
+        assert!(!owns("/auth/logout"));
+        assert!(!owns("/api/auth/state"));
+        assert!(!owns("/authx"));
+    }
+
+    #[test]
+    fn permissions_follow_spec() {
+        assert_eq!(permissions(Role::Admin), ["user", "admin"]);
+        assert_eq!(permissions(Role::User), ["user"]);
+        assert_eq!(permissions(Role::View), ["view"]);
+    }
+}

@@ -1,0 +1,58 @@
+//! The wire dialects. Each is a thin adapter: parse its request shapes, call the
+//! core, render its responses and errors. This module merges their routers and
+//! picks the dialect that renders a 404 or 405 for a path.
+
+pub mod aiohttp;
+
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Every dialect's routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(aiohttp::router())
+}
+
+/// The dialect that owns a path prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Aiohttp,
+    Other,
+}
+
+/// Which dialect renders errors for `path`.
+pub fn owner(path: &str) -> Owner {
+    if aiohttp::owns(path) {
+        Owner::Aiohttp
+    } else {
+        Owner::Other
+    }
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+/// A 404 in the owner's shape.
+pub fn not_found(state: &AppState, req: &Request) -> Response {
+    match owner(req.uri().path()) {
+        Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::NOT_FOUND),
+        Owner::Other => plain(StatusCode::NOT_FOUND, "Not found"),
+    }
+}
+
+/// A 405 in the owner's shape.
+pub fn method_not_allowed(state: &AppState, req: &Request) -> Response {
+    match owner(req.uri().path()) {
+        Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::METHOD_NOT_ALLOWED),
+        Owner::Other => plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+    }
+}
