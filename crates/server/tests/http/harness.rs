@@ -1,0 +1,171 @@
+//! Starts an isolated aegis per test and tears it down afterwards.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aegis_core::clock::ManualClock;
+use aegis_core::service::CreateUserRequest;
+use aegis_core::{Actor, Role, Store, User};
+use aegis_server::{AppState, Config};
+use reqwest::{Client, Response};
+use serde_json::Value;
+
+/// Which store a case runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and handles on its insides.
+#[derive(Clone)]
+pub struct Srv {
+    pub base: String,
+    pub http: Client,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Cheap hashing for tests, chosen through configuration like any operator would.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = dir.to_path_buf();
+    c.core.argon2.memory_kib = 256;
+    c.core.argon2.iterations = 1;
+    c
+}
+
+/// Runs `case` on a fresh server of `backend`; PostgreSQL cases are skipped (with a
+/// note) when no test database is configured outside CI.
+pub async fn run<F, Fut>(backend: Backend, case: F)
+where
+    F: FnOnce(Srv) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run_with(backend, |_| {}, case).await
+}
+
+/// [`run`] with a configuration tweak.
+pub async fn run_with<F, Fut>(backend: Backend, tweak: impl FnOnce(&mut Config), case: F)
+where
+    F: FnOnce(Srv) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    tweak(&mut config);
+    let clock = Arc::new(ManualClock::new());
+    let (store, schema): (Arc<dyn Store>, Option<(String, String)>) = match backend {
+        Backend::Sqlite => {
+            config.database = Some(format!("sqlite://{}", dir.path().join("t.db").display()));
+            (
+                aegis_store::connect(&config.database_url()).await.unwrap(),
+                None,
+            )
+        }
+        Backend::Postgres => {
+            let Some(url) = aegis_store::testing::postgres_test_url() else {
+                eprintln!("skipping PostgreSQL case: AEGIS_TEST_POSTGRES_URL is not set");
+                return;
+            };
+            let (store, schema) = aegis_store::testing::isolated_postgres(&url).await.unwrap();
+            (Arc::new(store), Some((url, schema)))
+        }
+    };
+    let state = aegis_server::bootstrap::state_with_store(config, store, clock.clone())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(aegis_server::serve(
+        listener,
+        aegis_server::app(state.clone()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let srv = Srv {
+        base,
+        http: Client::new(),
+        state,
+        clock,
+    };
+    case(srv).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    if let Some((url, schema)) = schema {
+        aegis_store::testing::drop_schema(&url, &schema)
+            .await
+            .unwrap();
+    }
+}
+
+/// Generates `sqlite` and `postgres` tests for each named case.
+#[macro_export]
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::harness::run($crate::harness::Backend::Sqlite, super::$case).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::harness::run($crate::harness::Backend::Postgres, super::$case).await
+            }
+        }
+    )*};
+}
+
+impl Srv {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates a user through the core, as the operator would with the CLI.
+    pub async fn user(&self, email: &str, role: Role) -> User {
+        self.state
+            .aegis
+            .create_user(
+                &Actor::System,
+                CreateUserRequest {
+                    username: None,
+                    email: Some(email.into()),
+                    password: Some(PASSWORD.into()),
+                    role,
+                    profile: Default::default(),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn parts(res: Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
