@@ -303,7 +303,11 @@ impl Aegis {
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_S);
         if stale {
-            self.store.touch_api_token(token.id, now).await?;
+            match self.store.touch_api_token(token.id, now).await {
+                // Deleted while this request was under way.
+                Err(Error::NotFound(_)) => return Err(unauthenticated(AuthFailure::Revoked)),
+                other => other?,
+            }
             self.cache.api_tokens.invalidate(&hash);
         }
         Ok(Principal {

@@ -1,0 +1,151 @@
+//! The `aegis` binary end to end: migrate, create a user and a token with the
+//! CLI, serve, use them over HTTP, stop on SIGTERM. On SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn aegis(data: &Path, db: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aegis"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AEGIS_DATA_DIR", data)
+        .env("AEGIS_DATABASE_URL", db)
+        // Cheap hashing through configuration, as an operator could choose.
+        .env("AEGIS_ARGON2_MEMORY_KIB", "256")
+        .env("AEGIS_ARGON2_ITERATIONS", "1")
+        .env("AEGIS_LOG", "warn");
+    c
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn scenario(data: &Path, db: &str) {
+    ok(aegis(data, db).arg("migrate").output().unwrap());
+    let mut child = aegis(data, db)
+        .args(["user", "create", "--email", "Admin@Example.com", "--role", "admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    ok(child.wait_with_output().unwrap());
+    // A weak password is refused with a clear message and a failing exit code.
+    let mut weak = aegis(data, db)
+        .args(["user", "create", "--email", "weak@example.com", "--role", "user", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(weak.stdin.take().unwrap(), "password123").unwrap();
+    let out = weak.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too common"));
+
+    let token = ok(aegis(data, db)
+        .args(["token", "create", "--email", "admin@example.com", "--role", "view", "--expiry", "3600"])
+        .output()
+        .unwrap());
+    let token = token.trim();
+    assert!(token.starts_with("aeg_") && token.len() == 47, "only the token: {token:?}");
+
+    let port = free_port();
+    let mut server = aegis(data, db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let me: Value = http
+        .get(format!("{base}/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "admin@example.com");
+    assert_eq!(me["permissions"], json!(["view"]));
+    let res = http
+        .post(format!("{base}/auth"))
+        .json(&json!({"username": "admin@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let access = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let me: Value = http.get(format!("{base}/me")).bearer_auth(&access).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["permissions"], json!(["user", "admin"]));
+
+    // Graceful stop on SIGTERM.
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(code) = server.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no graceful exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cli_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = format!("sqlite://{}", data.join("aegis.db").display());
+    scenario(&data, &db).await;
+    let mode = std::fs::metadata(data.join("kek")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the key-encryption key is private");
+}
+
+#[tokio::test]
+async fn cli_on_postgres() {
+    let Ok(url) = std::env::var("AEGIS_TEST_POSTGRES_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "CI must set AEGIS_TEST_POSTGRES_URL");
+        eprintln!("skipping PostgreSQL case: AEGIS_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    use sqlx::Connection;
+    let name = format!("aegis_cli_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let db = format!("{base}/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    scenario(&dir.path().join("data"), &db).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+}

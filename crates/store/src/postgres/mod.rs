@@ -1,0 +1,198 @@
+//! The PostgreSQL backend, shared by any number of aegis instances.
+//!
+//! Besides the tables it carries cache invalidations between instances over
+//! `LISTEN`/`NOTIFY` (see [`listener`]).
+
+mod api_tokens;
+mod keys;
+mod listener;
+mod sessions;
+mod throttle;
+mod users;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aegis_core::api_token::ApiToken;
+use aegis_core::session::{RefreshToken, Session};
+use aegis_core::store::{Invalidation, SigningKeyRecord};
+use aegis_core::throttle::ThrottleState;
+use aegis_core::user::{NewUser, User, UserUpdate};
+use aegis_core::{Error, Result, Store};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::error::{internal, DbResultExt};
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A [`Store`] on PostgreSQL. Clones share the pool and the invalidation listener.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    invalidations: broadcast::Sender<Invalidation>,
+    _listener: Arc<listener::ListenerTask>,
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URL names and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| Error::invalid("database", "not a valid PostgreSQL URL"))?;
+        Self::open_with(options).await
+    }
+
+    /// Like [`PgStore::open`], with explicit connect options (e.g. a `search_path`).
+    pub async fn open_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options.clone())
+            .await
+            .map_err(internal)?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            tracing::error!(error = %e, "PostgreSQL migration failed");
+            Error::internal("migration failed")
+        })?;
+        let (invalidations, _) = broadcast::channel(1024);
+        let listener = listener::start(options, invalidations.clone()).await?;
+        Ok(Self {
+            pool,
+            invalidations,
+            _listener: Arc::new(listener),
+        })
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &NewUser) -> Result<User> {
+        users::insert(&self.pool, user).await
+    }
+    async fn get_user(&self, id: Uuid) -> Result<User> {
+        users::find(&self.pool, id)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>> {
+        users::find(&self.pool, id).await
+    }
+    async fn find_user_by_identifier(&self, ident: &str) -> Result<Option<(User, Option<String>)>> {
+        users::find_by_identifier(&self.pool, ident).await
+    }
+    async fn get_password_hash(&self, id: Uuid) -> Result<Option<String>> {
+        users::get_password_hash(&self.pool, id).await
+    }
+    async fn update_user(&self, id: Uuid, update: &UserUpdate, at: DateTime<Utc>) -> Result<User> {
+        users::update(&self.pool, id, update, at).await
+    }
+    async fn delete_user(&self, id: Uuid) -> Result<()> {
+        users::delete(&self.pool, id).await
+    }
+    async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()> {
+        users::record_login(&self.pool, id, at, ip).await
+    }
+    async fn count_active_admins(&self) -> Result<u64> {
+        users::count_active_admins(&self.pool).await
+    }
+
+    async fn insert_session(&self, session: &Session, refresh: &RefreshToken) -> Result<()> {
+        sessions::insert(&self.pool, session, refresh).await
+    }
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>> {
+        sessions::find(&self.pool, id).await
+    }
+    async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        sessions::revoke(&self.pool, id, at).await
+    }
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        sessions::revoke_for_user(&self.pool, user_id, except, at).await
+    }
+    async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>> {
+        sessions::find_refresh_token(&self.pool, hash).await
+    }
+    async fn use_refresh_token(
+        &self,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+        next: Option<&RefreshToken>,
+    ) -> Result<bool> {
+        sessions::use_refresh_token(&self.pool, hash, at, next).await
+    }
+
+    async fn insert_api_token(&self, token: &ApiToken) -> Result<()> {
+        api_tokens::insert(&self.pool, token).await
+    }
+    async fn find_api_token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>> {
+        api_tokens::find_by_hash(&self.pool, hash).await
+    }
+    async fn find_api_token(&self, id: Uuid) -> Result<Option<ApiToken>> {
+        api_tokens::find(&self.pool, id).await
+    }
+    async fn touch_api_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        api_tokens::touch(&self.pool, id, at).await
+    }
+    async fn delete_api_token(&self, id: Uuid) -> Result<bool> {
+        api_tokens::delete(&self.pool, id).await
+    }
+    async fn list_api_tokens(&self, provider: &str, owner: Option<Uuid>) -> Result<Vec<ApiToken>> {
+        api_tokens::list(&self.pool, provider, owner).await
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        keys::list(&self.pool).await
+    }
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        keys::insert(&self.pool, key).await
+    }
+
+    async fn find_throttle(&self, key: &str) -> Result<Option<ThrottleState>> {
+        throttle::find(&self.pool, key).await
+    }
+    async fn record_failure(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<ThrottleState> {
+        throttle::record_failure(&self.pool, key, at, window_start).await
+    }
+    async fn lock_throttle(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        throttle::lock(&self.pool, key, until).await
+    }
+    async fn clear_throttle(&self, key: &str) -> Result<()> {
+        throttle::clear(&self.pool, key).await
+    }
+
+    async fn publish(&self, change: &Invalidation) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(listener::CHANNEL)
+            .bind(change.encode())
+            .execute(&self.pool)
+            .await
+            .db()?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> Option<broadcast::Receiver<Invalidation>> {
+        Some(self.invalidations.subscribe())
+    }
+}

@@ -1,0 +1,264 @@
+//! Users and their identifiers (username and email, unique across each other).
+
+use std::collections::BTreeMap;
+
+use aegis_core::identity::{Email, Username};
+use aegis_core::user::{NewUser, User, UserUpdate};
+use aegis_core::{Error, Result};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::convert::role;
+use crate::error::{internal, is_unique_violation, DbResultExt};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    num_id: i64,
+    username: String,
+    email: Option<String>,
+    password_hash: Option<String>,
+    profile: Json<BTreeMap<String, String>>,
+    role: String,
+    active: bool,
+    verified: bool,
+    password_expired: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+    last_login_ip: Option<String>,
+    login_count: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<(User, Option<String>)> {
+        let user = User {
+            id: self.id,
+            num_id: self.num_id,
+            username: Username::from_stored(self.username),
+            email: self.email.map(Email::from_stored),
+            profile: self.profile.0,
+            role: role(&self.role)?,
+            active: self.active,
+            verified: self.verified,
+            password_expired: self.password_expired,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_login_at: self.last_login_at,
+            last_login_ip: self.last_login_ip,
+            login_count: self.login_count,
+        };
+        Ok((user, self.password_hash))
+    }
+}
+
+pub(super) async fn insert(pool: &PgPool, user: &NewUser) -> Result<User> {
+    match try_insert(pool, user).await {
+        Ok(row) => Ok(row.into_user()?.0),
+        Err(e) if is_unique_violation(&e) => {
+            Err(conflict(pool, user.id, Some(&user.username)).await)
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn try_insert(pool: &PgPool, user: &NewUser) -> sqlx::Result<UserRow> {
+    let mut tx = pool.begin().await?;
+    let row: UserRow = sqlx::query_as(
+        "INSERT INTO users (id, username, email, password_hash, profile, role, active, \
+         verified, password_expired, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
+    )
+    .bind(user.id)
+    .bind(user.username.as_str())
+    .bind(user.email.as_ref().map(Email::as_str))
+    .bind(user.password_hash.as_deref())
+    .bind(Json(&user.profile))
+    .bind(user.role.as_str())
+    .bind(user.active)
+    .bind(user.verified)
+    .bind(user.password_expired)
+    .bind(user.created_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_identifiers(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Records the distinct identifiers (username, email) of a user.
+async fn insert_identifiers(conn: &mut PgConnection, row: &UserRow) -> sqlx::Result<()> {
+    let email = row.email.as_deref().filter(|e| *e != row.username);
+    for ident in std::iter::once(row.username.as_str()).chain(email) {
+        sqlx::query("INSERT INTO user_identifiers (identifier, user_id) VALUES ($1, $2)")
+            .bind(ident)
+            .bind(row.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Names the field of a unique violation (already rolled back): the username
+/// when another user holds it, else the email.
+async fn conflict(pool: &PgPool, id: Uuid, username: Option<&Username>) -> Error {
+    if let Some(username) = username {
+        let owner: sqlx::Result<Option<Uuid>> =
+            sqlx::query_scalar("SELECT user_id FROM user_identifiers WHERE identifier = $1")
+                .bind(username.as_str())
+                .fetch_optional(pool)
+                .await;
+        match owner {
+            Ok(Some(owner)) if owner != id => return Error::Conflict { field: "username" },
+            Ok(_) => {}
+            Err(e) => return internal(e),
+        }
+    }
+    Error::Conflict { field: "email" }
+}
+
+pub(super) async fn find(pool: &PgPool, id: Uuid) -> Result<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .db()?;
+    row.map(|r| r.into_user().map(|(user, _)| user)).transpose()
+}
+
+pub(super) async fn find_by_identifier(
+    pool: &PgPool,
+    ident: &str,
+) -> Result<Option<(User, Option<String>)>> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT u.* FROM user_identifiers i JOIN users u ON u.id = i.user_id \
+         WHERE i.identifier = $1",
+    )
+    .bind(ident)
+    .fetch_optional(pool)
+    .await
+    .db()?;
+    row.map(UserRow::into_user).transpose()
+}
+
+pub(super) async fn get_password_hash(pool: &PgPool, id: Uuid) -> Result<Option<String>> {
+    let hash: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .db()?;
+    hash.ok_or(Error::NotFound("user"))
+}
+
+pub(super) async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    update: &UserUpdate,
+    at: DateTime<Utc>,
+) -> Result<User> {
+    match try_update(pool, id, update, at).await {
+        Ok(Some(row)) => Ok(row.into_user()?.0),
+        Ok(None) => Err(Error::NotFound("user")),
+        Err(e) if is_unique_violation(&e) => {
+            Err(conflict(pool, id, update.username.as_ref()).await)
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn try_update(
+    pool: &PgPool,
+    id: Uuid,
+    update: &UserUpdate,
+    at: DateTime<Utc>,
+) -> sqlx::Result<Option<UserRow>> {
+    let mut tx = pool.begin().await?;
+    let row: Option<UserRow> = sqlx::query_as(
+        "UPDATE users SET \
+           username = COALESCE($1, username), \
+           email = CASE WHEN $2 THEN $3 ELSE email END, \
+           password_hash = COALESCE($4, password_hash), \
+           profile = COALESCE($5, profile), \
+           role = COALESCE($6, role), \
+           active = COALESCE($7, active), \
+           verified = COALESCE($8, verified), \
+           password_expired = COALESCE($9, password_expired), \
+           updated_at = $10 \
+         WHERE id = $11 RETURNING *",
+    )
+    .bind(update.username.as_ref().map(Username::as_str))
+    .bind(update.email.is_some())
+    .bind(
+        update
+            .email
+            .as_ref()
+            .and_then(|e| e.as_ref().map(Email::as_str)),
+    )
+    .bind(update.password_hash.as_deref())
+    .bind(update.profile.as_ref().map(Json))
+    .bind(update.role.map(|r| r.as_str()))
+    .bind(update.active)
+    .bind(update.verified)
+    .bind(update.password_expired)
+    .bind(at)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if update.username.is_some() || update.email.is_some() {
+        sqlx::query("DELETE FROM user_identifiers WHERE user_id = $1")
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_identifiers(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(row))
+}
+
+pub(super) async fn delete(pool: &PgPool, id: Uuid) -> Result<()> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(())
+}
+
+pub(super) async fn record_login(
+    pool: &PgPool,
+    id: Uuid,
+    at: DateTime<Utc>,
+    ip: Option<&str>,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE users SET last_login_at = $1, last_login_ip = $2, login_count = login_count + 1 \
+         WHERE id = $3",
+    )
+    .bind(at)
+    .bind(ip)
+    .bind(id)
+    .execute(pool)
+    .await
+    .db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(())
+}
+
+pub(super) async fn count_active_admins(pool: &PgPool) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active")
+        .fetch_one(pool)
+        .await
+        .db()?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}

@@ -1,0 +1,228 @@
+//! The SQLite backend: one database file (or memory) in WAL mode.
+//!
+//! Timestamps are unix microseconds, UUIDs hyphenated text. Every multi-statement
+//! write runs in a `BEGIN IMMEDIATE` transaction so concurrent writers queue on the
+//! busy timeout instead of deadlocking on a lock upgrade.
+
+mod api_tokens;
+mod keys;
+mod sessions;
+mod throttle;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use aegis_core::api_token::ApiToken;
+use aegis_core::session::{RefreshToken, Session};
+use aegis_core::store::SigningKeyRecord;
+use aegis_core::throttle::ThrottleState;
+use aegis_core::user::{NewUser, User, UserUpdate};
+use aegis_core::{Result, Store};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::convert::corrupt;
+use crate::error::{internal, DbResultExt};
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// A [`Store`] on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database a `sqlite:` URL names, creating the file and its
+    /// directory if missing, and applies pending migrations. `sqlite::memory:`
+    /// gives a private in-memory database on a single connection.
+    pub async fn open(url: &str) -> Result<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|_| aegis_core::Error::invalid("database", "not a valid SQLite URL"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = if in_memory {
+            // The database lives as long as its one connection.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            if let Some(dir) = options.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                        tracing::error!(error = %e, "cannot create the database directory");
+                        aegis_core::Error::internal("cannot create the database directory")
+                    })?;
+                }
+            }
+            SqlitePoolOptions::new().max_connections(8)
+        }
+        .connect_with(options)
+        .await
+        .map_err(internal)?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            tracing::error!(error = %e, "SQLite migration failed");
+            aegis_core::Error::internal("migration failed")
+        })?;
+        Ok(Self { pool })
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Starts a write transaction that holds the write lock from its first statement.
+async fn begin_write(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// A timestamp as stored.
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// A stored timestamp.
+fn time(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt("timestamp"))
+}
+
+/// A stored optional timestamp.
+fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    v.map(time).transpose()
+}
+
+/// A UUID as stored.
+fn text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// A stored UUID.
+fn uuid(v: &str) -> Result<Uuid> {
+    Uuid::parse_str(v).map_err(|_| corrupt("uuid"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &NewUser) -> Result<User> {
+        users::insert(&self.pool, user).await
+    }
+    async fn get_user(&self, id: Uuid) -> Result<User> {
+        users::find(&self.pool, id)
+            .await?
+            .ok_or(aegis_core::Error::NotFound("user"))
+    }
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>> {
+        users::find(&self.pool, id).await
+    }
+    async fn find_user_by_identifier(&self, ident: &str) -> Result<Option<(User, Option<String>)>> {
+        users::find_by_identifier(&self.pool, ident).await
+    }
+    async fn get_password_hash(&self, id: Uuid) -> Result<Option<String>> {
+        users::get_password_hash(&self.pool, id).await
+    }
+    async fn update_user(&self, id: Uuid, update: &UserUpdate, at: DateTime<Utc>) -> Result<User> {
+        users::update(&self.pool, id, update, at).await
+    }
+    async fn delete_user(&self, id: Uuid) -> Result<()> {
+        users::delete(&self.pool, id).await
+    }
+    async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()> {
+        users::record_login(&self.pool, id, at, ip).await
+    }
+    async fn count_active_admins(&self) -> Result<u64> {
+        users::count_active_admins(&self.pool).await
+    }
+
+    async fn insert_session(&self, session: &Session, refresh: &RefreshToken) -> Result<()> {
+        sessions::insert(&self.pool, session, refresh).await
+    }
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>> {
+        sessions::find(&self.pool, id).await
+    }
+    async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        sessions::revoke(&self.pool, id, at).await
+    }
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        sessions::revoke_for_user(&self.pool, user_id, except, at).await
+    }
+    async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>> {
+        sessions::find_refresh_token(&self.pool, hash).await
+    }
+    async fn use_refresh_token(
+        &self,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+        next: Option<&RefreshToken>,
+    ) -> Result<bool> {
+        sessions::use_refresh_token(&self.pool, hash, at, next).await
+    }
+
+    async fn insert_api_token(&self, token: &ApiToken) -> Result<()> {
+        api_tokens::insert(&self.pool, token).await
+    }
+    async fn find_api_token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>> {
+        api_tokens::find_by_hash(&self.pool, hash).await
+    }
+    async fn find_api_token(&self, id: Uuid) -> Result<Option<ApiToken>> {
+        api_tokens::find(&self.pool, id).await
+    }
+    async fn touch_api_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        api_tokens::touch(&self.pool, id, at).await
+    }
+    async fn delete_api_token(&self, id: Uuid) -> Result<bool> {
+        api_tokens::delete(&self.pool, id).await
+    }
+    async fn list_api_tokens(&self, provider: &str, owner: Option<Uuid>) -> Result<Vec<ApiToken>> {
+        api_tokens::list(&self.pool, provider, owner).await
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        keys::list(&self.pool).await
+    }
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        keys::insert(&self.pool, key).await
+    }
+
+    async fn find_throttle(&self, key: &str) -> Result<Option<ThrottleState>> {
+        throttle::find(&self.pool, key).await
+    }
+    async fn record_failure(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<ThrottleState> {
+        throttle::record_failure(&self.pool, key, at, window_start).await
+    }
+    async fn lock_throttle(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        throttle::lock(&self.pool, key, until).await
+    }
+    async fn clear_throttle(&self, key: &str) -> Result<()> {
+        throttle::clear(&self.pool, key).await
+    }
+}

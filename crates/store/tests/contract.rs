@@ -1,0 +1,143 @@
+//! The store contract: one suite of cases, each an `async fn(Arc<dyn Store>)`,
+//! run on SQLite (a temporary file) and on PostgreSQL (a fresh schema per case,
+//! when `AEGIS_TEST_POSTGRES_URL` is set).
+
+// Test code: a failed unwrap is a failed case.
+#![allow(clippy::unwrap_used)]
+
+#[path = "contract/fixtures.rs"]
+mod fixtures;
+#[path = "contract/invalidations.rs"]
+mod invalidations;
+#[path = "contract/sessions.rs"]
+mod sessions;
+#[path = "contract/throttle.rs"]
+mod throttle;
+#[path = "contract/tokens.rs"]
+mod tokens;
+#[path = "contract/users.rs"]
+mod users;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aegis_core::store::Invalidation;
+use aegis_core::Store;
+use aegis_store::testing::{drop_schema, isolated_postgres, open_schema, postgres_test_url};
+use aegis_store::SqliteStore;
+use uuid::Uuid;
+
+/// Runs a case on a fresh SQLite file.
+async fn with_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("aegis.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    case(Arc::new(store)).await;
+}
+
+/// Runs a case on a fresh PostgreSQL schema, dropped afterwards even if the case fails.
+async fn with_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(url) = postgres_test_url() else {
+        eprintln!("skipping PostgreSQL");
+        return;
+    };
+    let (store, schema) = isolated_postgres(&url).await.unwrap();
+    let outcome = tokio::spawn(case(Arc::new(store))).await;
+    drop_schema(&url, &schema).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Declares every case once per backend.
+macro_rules! contract {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::with_sqlite(crate::$module::$case).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::with_postgres(crate::$module::$case).await
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users::users_round_trip,
+    users::identifiers_are_unique_across_each_other,
+    users::username_may_equal_own_email,
+    users::update_changes_only_given_fields,
+    users::update_conflict_leaves_record_untouched,
+    users::update_and_delete_unknown_user,
+    users::delete_cascades,
+    users::num_id_is_never_reused,
+    users::logins_and_admin_count,
+    sessions::sessions_round_trip,
+    sessions::revoke_one_session,
+    sessions::revoke_user_sessions_except,
+    sessions::refresh_tokens_are_single_use,
+    sessions::refresh_token_race_has_one_winner,
+    tokens::api_tokens_round_trip,
+    tokens::api_tokens_list_order_and_filter,
+    tokens::signing_keys_round_trip,
+    throttle::throttle_counts_and_restarts,
+    throttle::throttle_lock,
+    invalidations::publish_is_harmless,
+);
+
+/// A change published by one instance reaches another sharing the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_publish_reaches_other_instances() {
+    let Some(url) = postgres_test_url() else {
+        eprintln!("skipping PostgreSQL");
+        return;
+    };
+    let (first, schema) = isolated_postgres(&url).await.unwrap();
+    let outcome = tokio::spawn({
+        let url = url.clone();
+        let schema = schema.clone();
+        async move {
+            let second = open_schema(&url, &schema).await.unwrap();
+            let mut changes = second
+                .subscribe()
+                .expect("PostgreSQL carries invalidations");
+            let sent = Invalidation::User(Uuid::now_v7());
+            first.publish(&sent).await.unwrap();
+            // Other suites share the server and channel, so skip their changes.
+            let received = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match changes.recv().await {
+                        Ok(change) if change == sent => return,
+                        Ok(_) => {}
+                        Err(e) => panic!("subscription ended: {e}"),
+                    }
+                }
+            })
+            .await;
+            assert!(received.is_ok(), "no invalidation within 5 s");
+        }
+    })
+    .await;
+    drop_schema(&url, &schema).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
