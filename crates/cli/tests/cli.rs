@@ -46,7 +46,15 @@ fn free_port() -> u16 {
 async fn scenario(data: &Path, db: &str) {
     ok(aegis(data, db).arg("migrate").output().unwrap());
     let mut child = aegis(data, db)
-        .args(["user", "create", "--email", "Admin@Example.com", "--role", "admin", "--password-stdin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Admin@Example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -56,7 +64,15 @@ async fn scenario(data: &Path, db: &str) {
     ok(child.wait_with_output().unwrap());
     // A weak password is refused with a clear message and a failing exit code.
     let mut weak = aegis(data, db)
-        .args(["user", "create", "--email", "weak@example.com", "--role", "user", "--password-stdin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "weak@example.com",
+            "--role",
+            "user",
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -68,11 +84,23 @@ async fn scenario(data: &Path, db: &str) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("too common"));
 
     let token = ok(aegis(data, db)
-        .args(["token", "create", "--email", "admin@example.com", "--role", "view", "--expiry", "3600"])
+        .args([
+            "token",
+            "create",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "view",
+            "--expiry",
+            "3600",
+        ])
         .output()
         .unwrap());
     let token = token.trim();
-    assert!(token.starts_with("aeg_") && token.len() == 47, "only the token: {token:?}");
+    assert!(
+        token.starts_with("aeg_") && token.len() == 47,
+        "only the token: {token:?}"
+    );
 
     let port = free_port();
     let mut server = aegis(data, db)
@@ -83,7 +111,10 @@ async fn scenario(data: &Path, db: &str) {
     let http = reqwest::Client::new();
     let start = Instant::now();
     while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let me: Value = http
@@ -104,12 +135,26 @@ async fn scenario(data: &Path, db: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let access = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
-    let me: Value = http.get(format!("{base}/me")).bearer_auth(&access).send().await.unwrap().json().await.unwrap();
+    let access = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = http
+        .get(format!("{base}/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["permissions"], json!(["user", "admin"]));
 
     // Graceful stop on SIGTERM.
-    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let start = Instant::now();
     loop {
@@ -117,7 +162,10 @@ async fn scenario(data: &Path, db: &str) {
             assert!(code.success(), "exit status {code}");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "no graceful exit");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no graceful exit"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -128,24 +176,36 @@ async fn cli_on_sqlite() {
     let data = dir.path().join("data");
     let db = format!("sqlite://{}", data.join("aegis.db").display());
     scenario(&data, &db).await;
-    let mode = std::fs::metadata(data.join("kek")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("kek"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "the key-encryption key is private");
 }
 
 #[tokio::test]
 async fn cli_on_postgres() {
     let Ok(url) = std::env::var("AEGIS_TEST_POSTGRES_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "CI must set AEGIS_TEST_POSTGRES_URL");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set AEGIS_TEST_POSTGRES_URL"
+        );
         eprintln!("skipping PostgreSQL case: AEGIS_TEST_POSTGRES_URL is not set");
         return;
     };
     use sqlx::Connection;
     let name = format!("aegis_cli_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let (base, _) = url.rsplit_once('/').unwrap();
     let db = format!("{base}/{name}");
     let dir = tempfile::tempdir().unwrap();
     scenario(&dir.path().join("data"), &db).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }

@@ -30,8 +30,10 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Cheap hashing for tests, chosen through configuration like any operator would.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
     c.core.argon2.memory_kib = 256;
     c.core.argon2.iterations = 1;
     c
