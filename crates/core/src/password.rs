@@ -130,21 +130,26 @@ impl Hasher {
         &self,
         job: impl FnOnce(Params) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _admitted = self
+        let admitted = self
             .admission
             .clone()
             .try_acquire_owned()
             .map_err(|_| Error::Unavailable { retry_after: 1 })?;
-        let _worker = self
+        let worker = self
             .workers
             .clone()
             .acquire_owned()
             .await
             .map_err(Error::internal)?;
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || job(params))
-            .await
-            .map_err(Error::internal)?
+        // The permits travel with the job: a caller that goes away (a dropped
+        // connection) must not free a slot while its hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let _slots = (admitted, worker);
+            job(params)
+        })
+        .await
+        .map_err(Error::internal)?
     }
 
     /// Hashes a password to a PHC string with the current parameters.

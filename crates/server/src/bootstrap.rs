@@ -23,8 +23,7 @@ pub fn resolve_kek(config: &Config) -> anyhow::Result<Kek> {
     }
     let path = config.data_dir.join(KEK_FILE);
     if !path.exists() {
-        fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        ensure_data_dir(config)?;
         let kek = Kek::generate();
         match OpenOptions::new()
             .write(true)
@@ -75,8 +74,23 @@ pub async fn state_with_store(
     })
 }
 
+/// Creates the data directory private to this user (it holds the SQLite
+/// database with password hashes, and the key-encryption key).
+pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !config.data_dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Opens the configured store (creating and migrating it) and builds the state.
 pub async fn state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    ensure_data_dir(&config)?;
     let url = config.database_url();
     let store = aegis_store::connect(&url)
         .await

@@ -22,8 +22,8 @@ const REQUEST_ID: &str = "x-request-id";
 pub fn apply(router: Router, state: AppState) -> Router {
     let request_id = header::HeaderName::from_static(REQUEST_ID);
     router
-        .layer(axum::middleware::from_fn_with_state(state, hygiene))
         .layer(CatchPanicLayer::custom(|_| internal_error()))
+        .layer(axum::middleware::from_fn_with_state(state, hygiene))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req

@@ -14,12 +14,16 @@ use crate::password::Password;
 use crate::secret::{hash_token, random_token};
 use crate::session::{RefreshToken, Session};
 use crate::store::Invalidation;
-use crate::throttle::{account_key, ip_key, ThrottleState};
+use crate::throttle::{account_key, ip_key, unknown_account_key, ThrottleState};
 use crate::token::{self, AccessClaims, Rejection};
 use crate::user::{User, UserUpdate};
 
 /// Longest bearer value looked at; anything longer is not ours.
 const MAX_BEARER_LEN: usize = 4096;
+/// Longest login identifier looked at (bytes, before normalisation).
+const MAX_IDENTIFIER_BYTES: usize = 1024;
+/// Longest password looked at (bytes; the policy allows 256 characters).
+const MAX_PASSWORD_BYTES: usize = 4096;
 /// Minimum spacing of `last_used_at` writes for one API token.
 const TOUCH_EVERY_S: i64 = 60;
 
@@ -64,54 +68,96 @@ impl Aegis {
     /// identical failure for unknown users, wrong passwords and inactive accounts.
     pub async fn login(&self, req: LoginRequest) -> Result<Login> {
         let now = self.clock.now();
-        let ip = req.ip.map(|ip| ip_key(&ip));
         let limits = &self.config.throttle;
+        let fail = || unauthenticated(AuthFailure::InvalidCredentials);
+        let ip = req.ip.map(|ip| ip_key(&ip));
         if let (Some(key), true) = (&ip, limits.ip_failures > 0) {
             self.check_lock(key, now).await?;
         }
-        let ident = fold(&req.identifier);
+        // Over-long input names no account and is no acceptable password:
+        // refuse it without normalising or storing it (same answer, same cost).
+        let oversize =
+            req.identifier.len() > MAX_IDENTIFIER_BYTES || req.password.len() > MAX_PASSWORD_BYTES;
+        let ident = if oversize {
+            String::new()
+        } else {
+            fold(&req.identifier)
+        };
         let found = if ident.is_empty() {
             None
         } else {
             self.store.find_user_by_identifier(&ident).await?
         };
-        let acct = account_key(&found.as_ref().map_or(ident, |(u, _)| u.id.to_string()));
-        let acct_state = if limits.account_failures > 0 {
-            self.check_lock(&acct, now).await?
-        } else {
-            None
+        let acct = match &found {
+            Some((user, _)) => account_key(&user.id),
+            None => unknown_account_key(&ident),
         };
-        let password = Password::new(&req.password);
+        // The attempt is counted before the slow hash, so concurrent guesses
+        // cannot all pass the lock check; a success clears the count.
+        let attempt = self
+            .admit_attempt(&acct, limits.account_failures, now)
+            .await?;
+        let password = Password::new(if oversize { "" } else { &req.password });
         let stored = found.as_ref().and_then(|(_, h)| h.as_deref());
         let verified = self.hasher.verify(&password, stored).await?;
         let user = match found {
             Some((user, _)) if verified.ok && user.active => user,
             _ => {
-                self.count_failure(&acct, limits.account_failures, now)
-                    .await?;
+                if limits.account_failures > 0 && attempt >= limits.account_failures {
+                    self.lock(&acct, now).await?;
+                }
                 if let Some(key) = &ip {
                     self.count_failure(key, limits.ip_failures, now).await?;
                 }
-                return Err(unauthenticated(AuthFailure::InvalidCredentials));
+                return Err(fail());
             }
         };
-        if acct_state.is_some() {
+        if limits.account_failures > 0 {
             self.store.clear_throttle(&acct).await?;
         }
         let ip_text = req.ip.map(|ip| ip.to_string());
-        self.store
+        match self
+            .store
             .record_login(user.id, now, ip_text.as_deref())
-            .await?;
+            .await
+        {
+            Err(Error::NotFound(_)) => return Err(fail()), // deleted meanwhile
+            other => other?,
+        }
         if verified.needs_rehash {
-            let hash = self.hasher.hash(&password).await?;
+            self.rehash(user.id, &password).await;
+        }
+        self.changed(Invalidation::User(user.id)).await;
+        let login = match self.open_session(Arc::new(user)).await {
+            Err(Error::NotFound(_)) => return Err(fail()),
+            other => other?,
+        };
+        // A deactivation that ran while we hashed revoked every session but
+        // could not see this one: look again now that it exists.
+        match self.store.find_user(login.user.id).await? {
+            Some(u) if u.active => Ok(login),
+            _ => {
+                self.revoke_session(login.session_id).await?;
+                Err(fail())
+            }
+        }
+    }
+
+    /// Upgrades a stored hash to the current parameters; best effort (a busy
+    /// hasher or a failed write leaves the old, still valid hash).
+    async fn rehash(&self, id: Uuid, password: &Password) {
+        let result = async {
+            let hash = self.hasher.hash(password).await?;
             let update = UserUpdate {
                 password_hash: Some(hash),
                 ..Default::default()
             };
-            self.store.update_user(user.id, &update, now).await?;
+            self.store.update_user(id, &update, self.clock.now()).await
         }
-        self.changed(Invalidation::User(user.id)).await;
-        self.open_session(Arc::new(user)).await
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not upgrade a password hash");
+        }
     }
 
     /// Refuses while `key` is locked; returns its state.
@@ -127,6 +173,31 @@ impl Aegis {
         Ok(state)
     }
 
+    /// Counts one attempt on an account key (0 = throttling off) and refuses it
+    /// when it is past the limit; returns the attempt's number in the window.
+    async fn admit_attempt(&self, key: &str, max: u32, now: DateTime<Utc>) -> Result<u32> {
+        if max == 0 {
+            return Ok(0);
+        }
+        self.check_lock(key, now).await?;
+        let window = Duration::seconds(self.config.throttle.lockout_s as i64);
+        let state = self.store.record_failure(key, now, now - window).await?;
+        if state.failures > max {
+            let until = self.lock(key, now).await?;
+            return Err(Error::Locked {
+                retry_after: retry_after(until, now),
+            });
+        }
+        Ok(state.failures)
+    }
+
+    async fn lock(&self, key: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        let until = now + Duration::seconds(self.config.throttle.lockout_s as i64);
+        self.store.lock_throttle(key, until).await?;
+        tracing::warn!("login throttled after repeated failures");
+        Ok(until)
+    }
+
     /// Counts a failure and locks the key when it reaches `max` (0 = off).
     pub(super) async fn count_failure(
         &self,
@@ -140,8 +211,7 @@ impl Aegis {
         let window = Duration::seconds(self.config.throttle.lockout_s as i64);
         let state = self.store.record_failure(key, now, now - window).await?;
         if state.failures >= max {
-            self.store.lock_throttle(key, now + window).await?;
-            tracing::warn!(key, "login throttled after repeated failures");
+            self.lock(key, now).await?;
         }
         Ok(())
     }
@@ -370,11 +440,11 @@ impl Aegis {
         }
         let refresh_token = if self.config.refresh_rotation {
             let (secret, next) = self.new_refresh_token(&session, now);
-            if !self
-                .store
-                .use_refresh_token(&hash, now, Some(&next))
-                .await?
-            {
+            let won = match self.store.use_refresh_token(&hash, now, Some(&next)).await {
+                Err(Error::NotFound(_)) => return Err(invalid()), // session deleted meanwhile
+                other => other?,
+            };
+            if !won {
                 // Another request used it first: that is reuse too.
                 self.revoke_session(session.id).await?;
                 return Err(invalid());

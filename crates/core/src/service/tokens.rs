@@ -3,7 +3,7 @@
 use chrono::Duration;
 use uuid::Uuid;
 
-use super::{Actor, Aegis};
+use super::{Actor, Aegis, Credential};
 use crate::api_token::{ApiToken, CreateApiTokenRequest, MintedApiToken, PREFIX};
 use crate::authz::{require, Capability};
 use crate::error::{Error, Result};
@@ -62,6 +62,14 @@ impl Aegis {
             return Err(Error::Forbidden);
         }
         let now = self.clock.now();
+        let mut expires_at = now + Duration::seconds(req.expiry_s);
+        // A token minted with a token lives no longer than the one presented,
+        // so a leaked short-lived token cannot turn into a long-lived one.
+        if let Actor::Principal(p) = actor {
+            if matches!(p.credential, Credential::ApiToken { .. }) {
+                expires_at = expires_at.min(p.expires_at());
+            }
+        }
         let secret = format!("{PREFIX}{}", random_token());
         let token = ApiToken {
             id: Uuid::now_v7(),
@@ -75,7 +83,7 @@ impl Aegis {
             role: req.role,
             name: req.name,
             created_at: now,
-            expires_at: now + Duration::seconds(req.expiry_s),
+            expires_at,
             last_used_at: None,
         };
         self.store.insert_api_token(&token).await?;

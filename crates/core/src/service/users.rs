@@ -120,7 +120,9 @@ impl Aegis {
         let user = self.store.get_user(id).await?;
         self.guard_last_admin(&user, false).await?;
         self.store.delete_user(id).await?;
-        self.changed(Invalidation::User(id)).await;
+        // The cascade also removed API tokens this user minted for others,
+        // which caches know only by hash: drop everything (deletions are rare).
+        self.changed(Invalidation::All).await;
         Ok(())
     }
 }

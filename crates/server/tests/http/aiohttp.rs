@@ -374,7 +374,13 @@ async fn unknown_user_and_wrong_password_look_alike(srv: Srv) {
         .post("/auth", json!({"username": 5, "password": ["x"]}))
         .await;
     let mut bodies = Vec::new();
-    for res in [wrong, unknown, missing, wrong_type] {
+    let oversize = srv
+        .post(
+            "/auth",
+            json!({"username": "g".repeat(5000), "password": "p".repeat(10_000)}),
+        )
+        .await;
+    for res in [wrong, unknown, missing, wrong_type, oversize] {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let (status, text) = (res.status().as_u16(), res.text().await.unwrap());
         assert_eq!(status, 401);
@@ -427,6 +433,25 @@ async fn lockout_after_ten_failures(srv: Srv) {
         assert_eq!(srv.post("/auth", ghost.clone()).await.status(), 401);
     }
     assert_eq!(srv.post("/auth", ghost).await.status(), 429);
+    // Concurrent guesses cannot slip past the limit: at most 10 are checked.
+    srv.user("quinn@example.com", Role::User).await;
+    let guesses = (0..30).map(|i| {
+        let srv = srv.clone();
+        tokio::spawn(async move {
+            let body =
+                json!({"username": "quinn@example.com", "password": format!("guess number {i}")});
+            srv.post("/auth", body).await.status().as_u16()
+        })
+    });
+    let mut checked = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            401 => checked += 1,
+            429 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(checked <= 10, "{checked} guesses were checked");
     // Other accounts are unaffected; after 15 minutes the lock is gone.
     srv.user("ivy@example.com", Role::User).await;
     login(&srv, "ivy@example.com").await;
@@ -457,6 +482,61 @@ async fn api_token_is_a_bearer(srv: Srv) {
     assert_eq!(body["permissions"], json!(["view"]), "the token's own role");
     assert_eq!(body["exp"], minted.token.expires_at.timestamp());
     assert_eq!(body["id"], owner.num_id);
+    // A view token mints nothing, and a token minted with a token lives no
+    // longer than the token presented.
+    let principal = srv.state.aegis.authenticate(&minted.secret).await.unwrap();
+    let child = srv
+        .state
+        .aegis
+        .create_api_token(
+            &Actor::Principal(principal),
+            owner.id,
+            CreateApiTokenRequest {
+                provider: "local".into(),
+                role: Role::View,
+                expiry_s: 86_400,
+                name: None,
+            },
+        )
+        .await;
+    assert!(matches!(child, Err(aegis_core::Error::Forbidden)));
+    let admin_api = srv
+        .state
+        .aegis
+        .create_api_token(
+            &Actor::System,
+            owner.id,
+            CreateApiTokenRequest {
+                provider: "local".into(),
+                role: Role::Admin,
+                expiry_s: 60,
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    let principal = srv
+        .state
+        .aegis
+        .authenticate(&admin_api.secret)
+        .await
+        .unwrap();
+    let child = srv
+        .state
+        .aegis
+        .create_api_token(
+            &Actor::Principal(principal),
+            owner.id,
+            CreateApiTokenRequest {
+                provider: "local".into(),
+                role: Role::User,
+                expiry_s: 86_400,
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(child.token.expires_at, admin_api.token.expires_at);
     // A user cannot hold a token above their role.
     let low = srv.user("kim@example.com", Role::View).await;
     let err = srv

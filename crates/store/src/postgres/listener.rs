@@ -69,17 +69,21 @@ async fn forward(pool: PgPool, mut listener: PgListener, sender: broadcast::Send
                 // The connection may be broken in a way the listener does not
                 // notice, so start over with a fresh one.
                 drop(listener);
-                listener = relisten(&pool).await;
+                let _ = sender.send(Invalidation::All);
+                listener = relisten(&pool, &sender).await;
                 let _ = sender.send(Invalidation::All);
             }
         }
     }
 }
 
-async fn relisten(pool: &PgPool) -> PgListener {
+/// Reconnects with backoff; meanwhile changes of other instances go unheard, so
+/// every attempt flushes the caches again (staleness stays under the backoff cap).
+async fn relisten(pool: &PgPool, sender: &broadcast::Sender<Invalidation>) -> PgListener {
     let mut backoff = Duration::from_secs(1);
     loop {
         tokio::time::sleep(backoff).await;
+        let _ = sender.send(Invalidation::All);
         match listen(pool).await {
             Ok(listener) => return listener,
             Err(e) => {
