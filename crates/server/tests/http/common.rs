@@ -70,3 +70,89 @@ async fn hygiene_headers_and_fallbacks(srv: Srv) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body, json!({"error": "Method not allowed"}));
 }
+
+/// Two instances on one PostgreSQL: a deactivation made through one reaches the
+/// other's caches (LISTEN/NOTIFY) without waiting for their expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_crosses_instances() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use aegis_core::clock::ManualClock;
+    use aegis_core::service::UserChange;
+    use aegis_core::Actor;
+
+    let Some(url) = aegis_store::testing::postgres_test_url() else {
+        eprintln!("skipping PostgreSQL case: AEGIS_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (store_a, schema) = aegis_store::testing::isolated_postgres(&url).await.unwrap();
+    let store_b = aegis_store::testing::open_schema(&url, &schema)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::harness::test_config(dir.path());
+    let clock = Arc::new(ManualClock::new());
+    let a =
+        aegis_server::bootstrap::state_with_store(config.clone(), Arc::new(store_a), clock.clone())
+            .await
+            .unwrap();
+    let b = aegis_server::bootstrap::state_with_store(config, Arc::new(store_b), clock)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.aegis.jwks(),
+        b.aegis.jwks(),
+        "instances share signing keys"
+    );
+    let srv = Srv {
+        base: String::new(),
+        http: reqwest::Client::new(),
+        state: a.clone(),
+        clock: Arc::new(ManualClock::new()),
+    };
+    srv.user("root@example.com", Role::Admin).await;
+    let user = srv.user("sam@example.com", Role::User).await;
+    let login = a
+        .aegis
+        .login(aegis_core::service::LoginRequest {
+            identifier: "sam@example.com".into(),
+            password: crate::harness::PASSWORD.into(),
+            ip: None,
+        })
+        .await
+        .unwrap();
+    let token = login.tokens.access_token;
+    // B verifies A's token and caches the session and user state.
+    assert!(b.aegis.authenticate(&token).await.is_ok());
+    a.aegis
+        .update_user(
+            &Actor::System,
+            user.id,
+            UserChange {
+                role: None,
+                active: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        a.aegis.authenticate(&token).await.is_err(),
+        "at once where it happened"
+    );
+    let start = Instant::now();
+    while b.aegis.authenticate(&token).await.is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "B never heard of the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "revocation reached the other instance in {:?}",
+        start.elapsed()
+    );
+    aegis_store::testing::drop_schema(&url, &schema)
+        .await
+        .unwrap();
+}
