@@ -28,6 +28,15 @@ pub struct ApiToken {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// An API token as listed: the record and who created it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiTokenListing {
+    pub token: ApiToken,
+    /// Login key (email, else username) of the creator, or of the owner when
+    /// the operator minted it.
+    pub created_by_key: String,
+}
+
 /// What to mint.
 #[derive(Debug, Clone)]
 pub struct CreateApiTokenRequest {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 pub mod keys;
 pub mod password;
+pub mod pattern;
 pub mod secret;
 pub mod service;
 pub mod session;

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::api_token::ApiToken;
+use crate::api_token::{ApiToken, ApiTokenListing};
 use crate::error::Result;
+use crate::pattern::Pattern;
 use crate::session::{RefreshToken, Session};
 use crate::throttle::ThrottleState;
 use crate::user::{NewUser, User, UserUpdate};
@@ -22,6 +23,15 @@ pub struct SigningKeyRecord {
     /// Nonce followed by the AEAD ciphertext of the PKCS#8 private key.
     pub private_key_enc: Vec<u8>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Whether a user change must leave at least one active admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminGuard {
+    /// No check (the operator's own tools).
+    Off,
+    /// Refuse with `LastAdmin` to demote, deactivate or delete the last active admin.
+    KeepOneActive,
 }
 
 /// A change other instances must drop from their caches.
@@ -88,10 +98,24 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user_by_identifier(&self, ident: &str) -> Result<Option<(User, Option<String>)>>;
     /// The password hash of a user.
     async fn get_password_hash(&self, id: Uuid) -> Result<Option<String>>;
-    /// Applies a partial update and returns the new record.
-    async fn update_user(&self, id: Uuid, update: &UserUpdate, at: DateTime<Utc>) -> Result<User>;
-    /// Deletes a user with its sessions, refresh tokens and API tokens.
-    async fn delete_user(&self, id: Uuid) -> Result<()>;
+    /// Applies a partial update and returns the new record. With
+    /// [`AdminGuard::KeepOneActive`], fails with `LastAdmin` (changing nothing) when
+    /// the user was an active admin and no active admin would remain; the check and
+    /// the write are atomic against concurrent guarded changes.
+    async fn update_user(
+        &self,
+        id: Uuid,
+        update: &UserUpdate,
+        at: DateTime<Utc>,
+        guard: AdminGuard,
+    ) -> Result<User>;
+    /// Deletes a user with its sessions, refresh tokens and the API tokens it owns
+    /// or created; `guard` as for [`Store::update_user`].
+    async fn delete_user(&self, id: Uuid, guard: AdminGuard) -> Result<()>;
+    /// Users whose login key (email, else username) matches `pattern`, ascending
+    /// by login key, at most `limit`, with the total number of matches. A pattern
+    /// with a literal prefix must be served by an index range scan.
+    async fn list_users_matching(&self, pattern: &Pattern, limit: u32) -> Result<(Vec<User>, u64)>;
     /// Records a successful login.
     async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()>;
     /// Number of active admins.
@@ -131,8 +155,13 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_api_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
     /// Deletes an API token; false if there was none.
     async fn delete_api_token(&self, id: Uuid) -> Result<bool>;
-    /// API tokens of a provider, newest first, optionally only one owner's.
-    async fn list_api_tokens(&self, provider: &str, owner: Option<Uuid>) -> Result<Vec<ApiToken>>;
+    /// API tokens of a provider, newest first, optionally only one owner's, each
+    /// with the login key of its creator (of its owner when the operator made it).
+    async fn list_api_tokens(
+        &self,
+        provider: &str,
+        owner: Option<Uuid>,
+    ) -> Result<Vec<ApiTokenListing>>;
 
     /// All signing keys, oldest first.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
@@ -153,6 +182,10 @@ pub trait Store: Send + Sync + 'static {
     async fn lock_throttle(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
     /// Forgets a key's failures.
     async fn clear_throttle(&self, key: &str) -> Result<()>;
+
+    /// Deletes API tokens, sessions (with their refresh tokens) and throttle
+    /// counters whose life ended before `before`; returns how many rows went.
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
 
     /// Tells other instances sharing this store to drop a cached entry.
     async fn publish(&self, _change: &Invalidation) -> Result<()> {

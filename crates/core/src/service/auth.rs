@@ -13,7 +13,7 @@ use crate::identity::fold;
 use crate::password::Password;
 use crate::secret::{hash_token, random_token};
 use crate::session::{RefreshToken, Session};
-use crate::store::Invalidation;
+use crate::store::{AdminGuard, Invalidation};
 use crate::throttle::{account_key, ip_key, unknown_account_key, ThrottleState};
 use crate::token::{self, AccessClaims, Rejection};
 use crate::user::{User, UserUpdate};
@@ -152,7 +152,9 @@ impl Aegis {
                 password_hash: Some(hash),
                 ..Default::default()
             };
-            self.store.update_user(id, &update, self.clock.now()).await
+            self.store
+                .update_user(id, &update, self.clock.now(), AdminGuard::Off)
+                .await
         }
         .await;
         if let Err(e) = result {

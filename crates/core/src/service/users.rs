@@ -9,7 +9,7 @@ use crate::authz::{require, Capability};
 use crate::error::{Error, Result};
 use crate::identity::{fold, Email, Username};
 use crate::password::{check_policy, Password};
-use crate::store::Invalidation;
+use crate::store::{AdminGuard, Invalidation};
 use crate::user::{NewUser, Role, User, UserUpdate};
 
 /// A user to create.
@@ -78,26 +78,10 @@ impl Aegis {
             .ok_or(Error::NotFound("user"))
     }
 
-    /// Refuses a change that would leave no active admin.
-    async fn guard_last_admin(&self, user: &User, keeps_admin: bool) -> Result<()> {
-        if user.role == Role::Admin
-            && user.active
-            && !keeps_admin
-            && self.store.count_active_admins().await? <= 1
-        {
-            return Err(Error::LastAdmin);
-        }
-        Ok(())
-    }
-
     /// Changes a user's role or active flag (admins only). Deactivation revokes
     /// every session at once; the user's API tokens are suspended while inactive.
     pub async fn update_user(&self, actor: &Actor, id: Uuid, change: UserChange) -> Result<User> {
         require(actor.role(), Capability::Administer)?;
-        let user = self.store.get_user(id).await?;
-        let keeps_admin =
-            change.role.is_none_or(|r| r == Role::Admin) && change.active != Some(false);
-        self.guard_last_admin(&user, keeps_admin).await?;
         let update = UserUpdate {
             role: change.role,
             active: change.active,
@@ -105,7 +89,7 @@ impl Aegis {
         };
         let updated = self
             .store
-            .update_user(id, &update, self.clock.now())
+            .update_user(id, &update, self.clock.now(), AdminGuard::KeepOneActive)
             .await?;
         self.changed(Invalidation::User(id)).await;
         if change.active == Some(false) {
@@ -117,9 +101,9 @@ impl Aegis {
     /// Deletes a user with every session and token (admins only).
     pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<()> {
         require(actor.role(), Capability::Administer)?;
-        let user = self.store.get_user(id).await?;
-        self.guard_last_admin(&user, false).await?;
-        self.store.delete_user(id).await?;
+        self.store
+            .delete_user(id, AdminGuard::KeepOneActive)
+            .await?;
         // The cascade also removed API tokens this user minted for others,
         // which caches know only by hash: drop everything (deletions are rare).
         self.changed(Invalidation::All).await;
