@@ -22,6 +22,8 @@ pub struct CoreConfig {
     pub refresh_rotation: bool,
     /// Longest API-token lifetime in seconds.
     pub api_token_max_expiry_s: u64,
+    /// Anyone may register an account (Argon `register`).
+    pub open_registration: bool,
     /// Authentication providers API tokens may belong to.
     pub providers: Vec<String>,
     /// Password hashing.
@@ -41,6 +43,7 @@ impl Default for CoreConfig {
             session_max_s: 30 * 24 * 3600,
             refresh_rotation: true,
             api_token_max_expiry_s: 365 * 24 * 3600,
+            open_registration: true,
             providers: vec!["local".into()],
             argon2: Argon2Config::default(),
             throttle: ThrottleConfig::default(),

@@ -23,15 +23,18 @@ impl Username {
         let v = fold(raw);
         let n = v.chars().count();
         if n == 0 {
-            return Err(Error::invalid("username", "must not be empty"));
+            return Err(Error::invalid("username", "Username must not be empty"));
         }
         if n > 254 {
-            return Err(Error::invalid("username", "must be at most 254 characters"));
+            return Err(Error::invalid(
+                "username",
+                "Username must be at most 254 characters",
+            ));
         }
         if v.chars().any(char::is_control) {
             return Err(Error::invalid(
                 "username",
-                "must not contain control characters",
+                "Username must not contain control characters",
             ));
         }
         Ok(Self(v))
@@ -57,10 +60,16 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
         let v = fold(raw);
         if v.chars().count() > 254 {
-            return Err(Error::invalid("email", "must be at most 254 characters"));
+            return Err(Error::invalid(
+                "email",
+                "Email must be at most 254 characters",
+            ));
         }
         if !email_address::EmailAddress::is_valid(&v) || v.contains(char::is_whitespace) {
-            return Err(Error::invalid("email", "is not a valid email address"));
+            return Err(Error::invalid(
+                "email",
+                "Email is not a valid email address",
+            ));
         }
         Ok(Self(v))
     }

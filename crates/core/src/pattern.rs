@@ -33,17 +33,23 @@ impl Pattern {
         if raw.chars().count() > MAX_LEN {
             return Err(Error::invalid(
                 "pattern",
-                format!("must be at most {MAX_LEN} characters"),
+                format!("Pattern must be at most {MAX_LEN} characters"),
             ));
         }
         if raw.chars().filter(|c| *c == '*').count() > MAX_STARS {
             return Err(Error::invalid(
                 "pattern",
-                format!("must contain at most {MAX_STARS} '*'"),
+                format!("Pattern must contain at most {MAX_STARS} '*'"),
             ));
         }
         if raw.trim().is_empty() {
-            return Err(Error::invalid("pattern", "must not be empty"));
+            return Err(Error::invalid("pattern", "Pattern must not be empty"));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "pattern",
+                "Pattern must not contain control characters",
+            ));
         }
         let mut segments = Vec::new();
         let mut lit = String::new();
@@ -205,6 +211,7 @@ mod tests {
         assert!(Pattern::parse(&"*a".repeat(17)).is_err());
         assert!(Pattern::parse(&"*a".repeat(16)).is_ok());
         assert!(Pattern::parse("").is_err());
+        assert!(Pattern::parse("a\u{0}b").is_err());
     }
 
     #[test]

@@ -69,7 +69,10 @@ impl FromStr for Role {
             "view" => Ok(Role::View),
             "user" => Ok(Role::User),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::invalid("role", "must be one of admin, view, user")),
+            _ => Err(Error::invalid(
+                "role",
+                "Role must be one of admin, view, user",
+            )),
         }
     }
 }

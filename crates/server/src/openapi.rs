@@ -15,6 +15,8 @@ use crate::{dialects, health, wellknown};
 #[openapi(
     info(title = "aegis", description = "Self-hosted authentication and user management"),
     tags(
+        (name = "pegasys", description = "Aegis API of Pegasys cloud (seed 000)"),
+        (name = "argon", description = "Argon panel authentication API (seed 001)"),
         (name = "aiohttp", description = "aegis for aiohttp (seed 002)"),
         (name = "ops", description = "health, keys, documentation"),
     )

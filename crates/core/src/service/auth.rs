@@ -177,7 +177,12 @@ impl Aegis {
 
     /// Counts one attempt on an account key (0 = throttling off) and refuses it
     /// when it is past the limit; returns the attempt's number in the window.
-    async fn admit_attempt(&self, key: &str, max: u32, now: DateTime<Utc>) -> Result<u32> {
+    pub(super) async fn admit_attempt(
+        &self,
+        key: &str,
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u32> {
         if max == 0 {
             return Ok(0);
         }
@@ -193,7 +198,7 @@ impl Aegis {
         Ok(state.failures)
     }
 
-    async fn lock(&self, key: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    pub(super) async fn lock(&self, key: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         let until = now + Duration::seconds(self.config.throttle.lockout_s as i64);
         self.store.lock_throttle(key, until).await?;
         tracing::warn!("login throttled after repeated failures");

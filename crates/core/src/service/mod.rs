@@ -2,6 +2,7 @@
 //! hasher and the caches, and every dialect calls its methods.
 
 mod auth;
+mod profile;
 mod tokens;
 mod users;
 
@@ -22,6 +23,7 @@ use crate::store::{Invalidation, Store};
 use crate::user::{Role, User};
 
 pub use auth::{Login, LoginRequest, TokenPair};
+pub use profile::ProfileChange;
 pub use users::{CreateUserRequest, UserChange};
 
 /// How long cached user and session state may live without a change
@@ -162,6 +164,13 @@ impl Aegis {
     /// The public signing keys as a JWK set.
     pub fn jwks(&self) -> Value {
         self.keys.jwks()
+    }
+
+    /// Housekeeping, run periodically: removes tokens, sessions and throttle
+    /// counters that ended more than 30 days ago.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let before = self.clock.now() - chrono::Duration::days(30);
+        self.store.purge_expired(before).await
     }
 
     /// True when the store answers.

@@ -3,11 +3,12 @@
 use chrono::Duration;
 use uuid::Uuid;
 
-use super::{Actor, Aegis, Credential};
-use crate::api_token::{ApiToken, CreateApiTokenRequest, MintedApiToken, PREFIX};
-use crate::authz::{require, Capability};
+use super::{Actor, Aegis, Credential, Principal};
+use crate::api_token::{ApiToken, ApiTokenListing, CreateApiTokenRequest, MintedApiToken, PREFIX};
+use crate::authz::{allows, require, Capability};
 use crate::error::{Error, Result};
 use crate::secret::{hash_token, random_token};
+use crate::store::Invalidation;
 
 /// True for a provider name of the form `[a-z0-9][a-z0-9_-]{0,31}`.
 pub fn valid_provider(p: &str) -> bool {
@@ -41,7 +42,7 @@ impl Aegis {
         if !valid_provider(&req.provider) {
             return Err(Error::invalid(
                 "provider",
-                "must match [a-z0-9][a-z0-9_-]{0,31}",
+                "Provider must match [a-z0-9][a-z0-9_-]{0,31}",
             ));
         }
         if !self.config.providers.iter().any(|p| p == &req.provider) {
@@ -51,11 +52,11 @@ impl Aegis {
         if req.expiry_s < 1 || req.expiry_s > max {
             return Err(Error::invalid(
                 "expiry",
-                format!("must be between 1 and {max} seconds"),
+                format!("Expiry must be between 1 and {max} seconds"),
             ));
         }
         if req.name.as_ref().is_some_and(|n| n.chars().count() > 64) {
-            return Err(Error::invalid("name", "must be at most 64 characters"));
+            return Err(Error::invalid("name", "Name must be at most 64 characters"));
         }
         let owner_user = self.store.get_user(owner).await?;
         if !owner_user.role.at_least(req.role) {
@@ -88,6 +89,48 @@ impl Aegis {
         };
         self.store.insert_api_token(&token).await?;
         Ok(MintedApiToken { token, secret })
+    }
+}
+
+impl Aegis {
+    /// API tokens of a provider: every one for admins and viewers, one's own for
+    /// others; newest first.
+    pub async fn list_api_tokens(
+        &self,
+        caller: &Principal,
+        provider: &str,
+    ) -> Result<Vec<ApiTokenListing>> {
+        if !valid_provider(provider) {
+            return Err(Error::invalid(
+                "provider",
+                "Provider must match [a-z0-9][a-z0-9_-]{0,31}",
+            ));
+        }
+        let owner = if allows(caller.role(), Capability::ReadDirectory) {
+            None
+        } else {
+            Some(caller.user.id)
+        };
+        self.store.list_api_tokens(provider, owner).await
+    }
+
+    /// Deletes an API token: admins any, others (not viewers) their own; a token
+    /// that is not the caller's is `NotFound`, as if it did not exist.
+    pub async fn delete_api_token(&self, caller: &Principal, id: Uuid) -> Result<()> {
+        require(caller.role(), Capability::ManageSelf)?;
+        let token = self
+            .store
+            .find_api_token(id)
+            .await?
+            .filter(|t| {
+                t.owner_id == caller.user.id || allows(caller.role(), Capability::Administer)
+            })
+            .ok_or(Error::NotFound("token"))?;
+        if !self.store.delete_api_token(id).await? {
+            return Err(Error::NotFound("token"));
+        }
+        self.changed(Invalidation::ApiToken(token.hash)).await;
+        Ok(())
     }
 }
 

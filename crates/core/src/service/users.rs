@@ -9,8 +9,12 @@ use crate::authz::{require, Capability};
 use crate::error::{Error, Result};
 use crate::identity::{fold, Email, Username};
 use crate::password::{check_policy, Password};
+use crate::pattern::Pattern;
 use crate::store::{AdminGuard, Invalidation};
 use crate::user::{NewUser, Role, User, UserUpdate};
+
+/// Most users one listing returns.
+pub const LIST_LIMIT: u32 = 1000;
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -40,7 +44,7 @@ impl Aegis {
         let username = match (&req.username, &email) {
             (Some(u), _) => Username::parse(u)?,
             (None, Some(e)) => Username::parse(e.as_str())?,
-            (None, None) => return Err(Error::invalid("username", "is required")),
+            (None, None) => return Err(Error::invalid("username", "Username is required")),
         };
         let password_hash = match &req.password {
             Some(raw) => {
@@ -63,6 +67,14 @@ impl Aegis {
             created_at: self.clock.now(),
         };
         self.store.insert_user(&user).await
+    }
+
+    /// Users whose email (else username) matches a wildcard pattern (admins and
+    /// viewers): at most 1000, ascending, with the total number of matches.
+    pub async fn list_users(&self, actor: &Actor, pattern: &str) -> Result<(Vec<User>, u64)> {
+        require(actor.role(), Capability::ReadDirectory)?;
+        let pattern = Pattern::parse(pattern)?;
+        self.store.list_users_matching(&pattern, LIST_LIMIT).await
     }
 
     /// A user by username or email (normalised before lookup).

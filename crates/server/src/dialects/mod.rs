@@ -3,6 +3,8 @@
 //! picks the dialect that renders a 404 or 405 for a path.
 
 pub mod aiohttp;
+pub mod argon;
+pub mod pegasys;
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -13,13 +15,18 @@ use crate::state::AppState;
 
 /// Every dialect's routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(aiohttp::router())
+    OpenApiRouter::new()
+        .merge(aiohttp::router())
+        .merge(pegasys::router())
+        .merge(argon::router())
 }
 
 /// The dialect that owns a path prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
     Aiohttp,
+    Argon,
+    Pegasys,
     Other,
 }
 
@@ -27,6 +34,10 @@ pub enum Owner {
 pub fn owner(path: &str) -> Owner {
     if aiohttp::owns(path) {
         Owner::Aiohttp
+    } else if argon::owns(path) {
+        Owner::Argon
+    } else if pegasys::owns(path) {
+        Owner::Pegasys
     } else {
         Owner::Other
     }
@@ -45,6 +56,8 @@ fn plain(status: StatusCode, message: &str) -> Response {
 pub fn not_found(state: &AppState, req: &Request) -> Response {
     match owner(req.uri().path()) {
         Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::NOT_FOUND),
+        Owner::Pegasys => pegasys::status_fail(StatusCode::NOT_FOUND),
+        Owner::Argon => argon::status_error(StatusCode::NOT_FOUND),
         Owner::Other => plain(StatusCode::NOT_FOUND, "Not found"),
     }
 }
@@ -53,6 +66,8 @@ pub fn not_found(state: &AppState, req: &Request) -> Response {
 pub fn method_not_allowed(state: &AppState, req: &Request) -> Response {
     match owner(req.uri().path()) {
         Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::METHOD_NOT_ALLOWED),
+        Owner::Pegasys => pegasys::status_fail(StatusCode::METHOD_NOT_ALLOWED),
+        Owner::Argon => argon::status_error(StatusCode::METHOD_NOT_ALLOWED),
         Owner::Other => plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
     }
 }

@@ -171,3 +171,62 @@ pub async fn parts(res: Response) -> (u16, Value) {
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
 }
+
+/// A response's status, headers and JSON body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Srv {
+    /// Any request, with an optional bearer and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let headers = res.headers().clone();
+        let (status, body) = parts(res).await;
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Logs in through Argon and returns the session token.
+    pub async fn argon_login(&self, username: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(serde_json::json!({"username": username, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Mints an API token through Pegasys with `bearer`.
+    pub async fn mint(&self, bearer: &str, role: &str, expiry: i64) -> Reply {
+        self.call(
+            "POST",
+            "/api/tokens/local",
+            Some(bearer),
+            Some(serde_json::json!({"role": role, "expiry": expiry})),
+        )
+        .await
+    }
+}

@@ -6,4 +6,7 @@
 mod harness;
 
 mod aiohttp;
+mod argon;
 mod common;
+mod cross;
+mod pegasys;

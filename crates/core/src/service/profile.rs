@@ -1,0 +1,156 @@
+//! Self-service: registration and changes of one's own username and password.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{Aegis, Login, Principal};
+use crate::authz::{require, Capability};
+use crate::error::{AuthFailure, Error, Result};
+use crate::identity::{Email, Username};
+use crate::password::{check_policy, Password, MAX_LEN, MIN_LEN};
+use crate::store::{AdminGuard, Invalidation};
+use crate::throttle::account_key;
+use crate::user::{NewUser, Role, User, UserUpdate};
+
+/// A change of one's own profile; every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub new_username: Option<String>,
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+/// Checks a new password's length before anything else is looked at.
+fn check_length(pw: &Password) -> Result<()> {
+    let n = pw.expose().chars().count();
+    if n < MIN_LEN {
+        return Err(Error::invalid(
+            "password",
+            format!("Password must be at least {MIN_LEN} characters"),
+        ));
+    }
+    if n > MAX_LEN {
+        return Err(Error::invalid(
+            "password",
+            format!("Password must be at most {MAX_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl Aegis {
+    /// Open registration: a `user` account with a session. A username that is an
+    /// email address also becomes the account's email.
+    pub async fn register(&self, username: &str, password: &str) -> Result<Login> {
+        if !self.config.open_registration {
+            return Err(Error::Forbidden);
+        }
+        let username = Username::parse(username)?;
+        let password = Password::new(password);
+        check_policy(&password, &username)?;
+        let email = Email::parse(username.as_str()).ok();
+        let hash = self.hasher.hash(&password).await?;
+        let user = self
+            .store
+            .insert_user(&NewUser {
+                id: Uuid::now_v7(),
+                username,
+                email,
+                password_hash: Some(hash),
+                profile: Default::default(),
+                role: Role::User,
+                active: true,
+                verified: false,
+                password_expired: false,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        self.open_session(Arc::new(user)).await
+    }
+
+    /// Verifies a user's current password as a throttled login attempt would:
+    /// a lock refuses it, a failure counts, a success clears the count.
+    async fn check_current_password(&self, user: &User, raw: &str) -> Result<()> {
+        let now = self.clock.now();
+        let max = self.config.throttle.account_failures;
+        let key = account_key(&user.id);
+        let attempt = self.admit_attempt(&key, max, now).await?;
+        let stored = self.store.get_password_hash(user.id).await?;
+        let verified = self
+            .hasher
+            .verify(&Password::new(raw), stored.as_deref())
+            .await?;
+        if !verified.ok {
+            if max > 0 && attempt >= max {
+                self.lock(&key, now).await?;
+            }
+            return Err(Error::Unauthenticated(AuthFailure::InvalidCredentials));
+        }
+        if max > 0 {
+            self.store.clear_throttle(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes one's own username and/or password, all or nothing, in the order
+    /// of checks the Argon contract fixes. A password change ends every session of
+    /// the user (the caller's too); either way the caller gets a fresh session.
+    pub async fn change_own_profile(
+        &self,
+        caller: &Principal,
+        change: ProfileChange,
+    ) -> Result<Login> {
+        require(caller.role(), Capability::ManageSelf)?;
+        if change.new_username.is_none() && change.new_password.is_none() {
+            return Err(Error::invalid("profile", "Nothing to update"));
+        }
+        let new_username = change
+            .new_username
+            .as_deref()
+            .map(Username::parse)
+            .transpose()?;
+        let new_password = change.new_password.as_deref().map(Password::new);
+        if let Some(pw) = &new_password {
+            check_length(pw)?;
+            if change.current_password.is_none() {
+                return Err(Error::invalid(
+                    "currentPassword",
+                    "Current password is required to change password",
+                ));
+            }
+        }
+        let user = &caller.user;
+        if let Some(current) = &change.current_password {
+            self.check_current_password(user, current).await?;
+        }
+        if let Some(name) = &new_username {
+            if let Some((other, _)) = self.store.find_user_by_identifier(name.as_str()).await? {
+                if other.id != user.id {
+                    return Err(Error::Conflict { field: "username" });
+                }
+            }
+        }
+        let password_hash = match &new_password {
+            Some(pw) => {
+                check_policy(pw, new_username.as_ref().unwrap_or(&user.username))?;
+                Some(self.hasher.hash(pw).await?)
+            }
+            None => None,
+        };
+        let update = UserUpdate {
+            username: new_username,
+            password_hash,
+            ..Default::default()
+        };
+        let updated = self
+            .store
+            .update_user(user.id, &update, self.clock.now(), AdminGuard::Off)
+            .await?;
+        self.changed(Invalidation::User(user.id)).await;
+        if update.password_hash.is_some() {
+            self.revoke_user_sessions(user.id, None).await?;
+        }
+        self.open_session(Arc::new(updated)).await
+    }
+}

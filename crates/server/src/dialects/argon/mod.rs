@@ -1,0 +1,340 @@
+//! The `argon` dialect: the Argon panel's authentication API (seed 001), exactly
+//! as `shared/spec/argon.md` pins it: register, login, state, profile. Errors are
+//! `{"error": "<message>"}`; permissions are derived from the core role.
+
+use aegis_core::service::{Login, LoginRequest, ProfileChange};
+use aegis_core::{AuthFailure, Error, Principal, Role};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::extract::{authorization, read_json, Authorization, BodyError, ClientIp};
+use crate::state::AppState;
+
+/// The Argon routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(auth_state))
+        .routes(routes!(update_profile))
+}
+
+/// True for the paths this dialect owns (`/api/auth…`).
+pub fn owns(path: &str) -> bool {
+    path == "/api/auth" || path.starts_with("/api/auth/")
+}
+
+/// An Argon error: a status and `{"error": …}` (plus `required` on 403).
+#[derive(Debug)]
+pub struct ArgonError {
+    status: StatusCode,
+    message: String,
+    required: Option<&'static str>,
+    retry_after: Option<u64>,
+}
+
+impl ArgonError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            required: None,
+            retry_after: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn invalid_credentials() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Invalid credentials")
+    }
+}
+
+/// A bare-status error in this dialect's shape (404, 405).
+pub fn status_error(status: StatusCode) -> Response {
+    let message = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+        _ => "Request failed",
+    };
+    ArgonError::new(status, message).into_response()
+}
+
+impl From<Error> for ArgonError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Unauthenticated(AuthFailure::Missing) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Authorization header missing or invalid format",
+            ),
+            Error::Unauthenticated(AuthFailure::Malformed) => {
+                Self::new(StatusCode::UNAUTHORIZED, "Invalid token format")
+            }
+            Error::Unauthenticated(AuthFailure::Expired) => {
+                Self::new(StatusCode::UNAUTHORIZED, "Token has expired")
+            }
+            Error::Unauthenticated(AuthFailure::Revoked) => {
+                Self::new(StatusCode::UNAUTHORIZED, "Invalid token")
+            }
+            Error::Unauthenticated(_) => Self::invalid_credentials(),
+            Error::Forbidden | Error::PasswordExpired | Error::MfaRequired => Self {
+                required: Some("profile.update"),
+                ..Self::new(StatusCode::FORBIDDEN, "Insufficient permissions")
+            },
+            Error::Conflict { .. } => Self::bad_request("Username already exists"),
+            Error::InvalidField { reason, .. } => Self::bad_request(reason),
+            Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "Not found"),
+            Error::LastAdmin => {
+                Self::new(StatusCode::CONFLICT, "Cannot remove the last active admin")
+            }
+            Error::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
+            Error::Locked { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "Too many login attempts")
+            },
+            Error::Unavailable { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+            },
+            Error::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Server error")
+            }
+        }
+    }
+}
+
+impl From<BodyError> for ArgonError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+            }
+            BodyError::UnsupportedMediaType => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Request body must be JSON",
+            ),
+            BodyError::Invalid(_) => Self::bad_request("Invalid request body"),
+        }
+    }
+}
+
+impl IntoResponse for ArgonError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": self.message});
+        if let Some(required) = self.required {
+            body["required"] = json!(required);
+        }
+        let mut res = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res
+    }
+}
+
+/// Argon permission strings of a role (spec §2), exactly, in this order.
+fn permissions(role: Role) -> Vec<&'static str> {
+    match role {
+        Role::Admin => vec!["admin.*"],
+        Role::User => vec!["servers.manage", "servers.view"],
+        Role::View => vec!["servers.view"],
+    }
+}
+
+async fn object(state: &AppState, req: Request) -> Result<Map<String, Value>, ArgonError> {
+    let (parts, body) = req.into_parts();
+    match read_json::<Value>(&parts.headers, body, state.config.max_body_bytes).await? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ArgonError::bad_request("Invalid request body")),
+    }
+}
+
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, ArgonError> {
+    match authorization(headers, false) {
+        Authorization::Token(t) => Ok(state.aegis.authenticate(&t).await?),
+        _ => Err(Error::Unauthenticated(AuthFailure::Missing).into()),
+    }
+}
+
+/// `username` and `password`, both present strings (non-empty for login).
+fn credentials(body: &Map<String, Value>, non_empty: bool) -> Result<(String, String), ArgonError> {
+    let get = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !non_empty || !s.is_empty())
+            .map(str::to_owned)
+    };
+    match (get("username"), get("password")) {
+        (Some(u), Some(p)) => Ok((u, p)),
+        _ => Err(ArgonError::bad_request("Username and password required")),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct TokenResponse {
+    /// Session access token (JWT).
+    token: String,
+    permissions: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct StateResponse {
+    authenticated: bool,
+    username: String,
+    permissions: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProfileResponse {
+    message: &'static str,
+    token: String,
+    permissions: Vec<&'static str>,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct ProfileBody {
+    newUsername: Option<String>,
+    currentPassword: Option<String>,
+    newPassword: Option<String>,
+}
+
+fn token_response(login: Login) -> Json<TokenResponse> {
+    Json(TokenResponse {
+        permissions: permissions(login.user.role),
+        token: login.tokens.access_token,
+    })
+}
+
+/// Create an account and a session — spec §4 `POST /api/auth/register`.
+#[utoipa::path(post, path = "/api/auth/register", tag = "argon", request_body = Credentials, responses(
+    (status = 200, body = TokenResponse), (status = 400, description = "invalid request"),
+    (status = 403, description = "registration disabled")))]
+async fn register(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<TokenResponse>, ArgonError> {
+    let body = object(&state, req).await?;
+    let (username, password) = credentials(&body, false)?;
+    let login = state
+        .aegis
+        .register(&username, &password)
+        .await
+        .map_err(|e| match e {
+            Error::Forbidden => ArgonError::new(StatusCode::FORBIDDEN, "Registration is disabled"),
+            e => e.into(),
+        })?;
+    Ok(token_response(login))
+}
+
+/// Log in with username (or email) and password — spec §4 `POST /api/auth/login`.
+#[utoipa::path(post, path = "/api/auth/login", tag = "argon", request_body = Credentials, responses(
+    (status = 200, body = TokenResponse), (status = 400, description = "missing fields"),
+    (status = 401, description = "Invalid credentials"), (status = 429, description = "throttled")))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> Result<Json<TokenResponse>, ArgonError> {
+    let body = object(&state, req).await?;
+    let (identifier, password) = credentials(&body, true)?;
+    let login = state
+        .aegis
+        .login(LoginRequest {
+            identifier,
+            password,
+            ip,
+        })
+        .await
+        .map_err(|e| match e {
+            Error::InvalidField { .. } => ArgonError::invalid_credentials(),
+            e => e.into(),
+        })?;
+    Ok(token_response(login))
+}
+
+/// Who the bearer is — spec §4 `GET /api/auth/state`.
+#[utoipa::path(get, path = "/api/auth/state", tag = "argon", security(("bearer" = [])), responses(
+    (status = 200, body = StateResponse), (status = 401, description = "not authenticated")))]
+async fn auth_state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<StateResponse>, ArgonError> {
+    let p = caller(&state, &headers).await?;
+    Ok(Json(StateResponse {
+        authenticated: true,
+        username: p.user.username.to_string(),
+        permissions: permissions(p.role()),
+    }))
+}
+
+fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ArgonError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ArgonError::bad_request(format!("{key} must be a string"))),
+    }
+}
+
+/// Change one's username and/or password — spec §4 `PUT /api/auth/profile`.
+#[utoipa::path(put, path = "/api/auth/profile", tag = "argon", security(("bearer" = [])),
+    request_body = ProfileBody, responses(
+    (status = 200, body = ProfileResponse), (status = 400, description = "invalid request"),
+    (status = 401, description = "Invalid credentials"), (status = 403, description = "Insufficient permissions")))]
+async fn update_profile(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<ProfileResponse>, ArgonError> {
+    let p = caller(&state, req.headers()).await?;
+    let body = object(&state, req).await?;
+    let change = ProfileChange {
+        new_username: optional_string(&body, "newUsername")?,
+        current_password: optional_string(&body, "currentPassword")?,
+        new_password: optional_string(&body, "newPassword")?,
+    };
+    let login = state.aegis.change_own_profile(&p, change).await?;
+    Ok(Json(ProfileResponse {
+        message: "Profile updated successfully",
+        permissions: permissions(login.user.role),
+        token: login.tokens.access_token,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_and_permissions() {
+        assert!(owns("/api/auth/state"));
+        assert!(owns("/api/auth/x"));
+        assert!(!owns("/api/users/x"));
+        assert_eq!(permissions(Role::Admin), ["admin.*"]);
+        assert_eq!(permissions(Role::User), ["servers.manage", "servers.view"]);
+        assert_eq!(permissions(Role::View), ["servers.view"]);
+    }
+}
