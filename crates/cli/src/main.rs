@@ -169,11 +169,13 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
     }
     let addr = config.listen;
     let state = aegis_server::bootstrap::state(config, Arc::new(SystemClock)).await?;
+    let housekeeping = aegis_server::bootstrap::spawn_housekeeping(&state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "aegis listening");
     aegis_server::serve(listener, aegis_server::app(state), shutdown_signal()).await?;
+    housekeeping.abort();
     tracing::info!("aegis stopped");
     Ok(())
 }

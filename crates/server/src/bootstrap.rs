@@ -97,3 +97,20 @@ pub async fn state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         .map_err(|e| anyhow::anyhow!("opening the database: {e}"))?;
     state_with_store(config, store, clock).await
 }
+
+/// Runs housekeeping (purging long-expired tokens, sessions and throttle
+/// counters) every hour until the process ends.
+pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let aegis = Arc::clone(&state.aegis);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match aegis.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged expired records"),
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+        }
+    })
+}
