@@ -3,8 +3,10 @@
 //!
 //! Pick a backend by URL with [`connect`]; `aegis migrate` uses [`migrate`].
 
+mod admin_guard;
 mod convert;
 mod error;
+mod matching;
 mod postgres;
 mod sqlite;
 pub mod testing;

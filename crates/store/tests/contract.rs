@@ -1,14 +1,23 @@
 //! The store contract: one suite of cases, each an `async fn(Arc<dyn Store>)`,
 //! run on SQLite (a temporary file) and on PostgreSQL (a fresh schema per case,
-//! when `AEGIS_TEST_POSTGRES_URL` is set).
+//! when `AEGIS_TEST_POSTGRES_URL` is set). The plan checks of `plans` need each
+//! backend's own diagnostics and run outside the shared cases.
 
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used)]
 
+#[path = "contract/admin_guard.rs"]
+mod admin_guard;
 #[path = "contract/fixtures.rs"]
 mod fixtures;
 #[path = "contract/invalidations.rs"]
 mod invalidations;
+#[path = "contract/listing.rs"]
+mod listing;
+#[path = "contract/plans.rs"]
+mod plans;
+#[path = "contract/purge.rs"]
+mod purge;
 #[path = "contract/sessions.rs"]
 mod sessions;
 #[path = "contract/throttle.rs"]
@@ -90,6 +99,12 @@ contract!(
     users::delete_cascades,
     users::num_id_is_never_reused,
     users::logins_and_admin_count,
+    admin_guard::last_admin_is_kept,
+    admin_guard::second_admin_allows_the_change,
+    admin_guard::non_admins_are_not_guarded,
+    admin_guard::concurrent_removals_keep_one_admin,
+    listing::users_match_by_login_key,
+    listing::hostile_literals_match_only_themselves,
     sessions::sessions_round_trip,
     sessions::revoke_one_session,
     sessions::revoke_user_sessions_except,
@@ -97,9 +112,11 @@ contract!(
     sessions::refresh_token_race_has_one_winner,
     tokens::api_tokens_round_trip,
     tokens::api_tokens_list_order_and_filter,
+    tokens::api_tokens_list_names_the_creator,
     tokens::signing_keys_round_trip,
     throttle::throttle_counts_and_restarts,
     throttle::throttle_lock,
+    purge::purge_removes_only_what_ended,
     invalidations::publish_is_harmless,
 );
 

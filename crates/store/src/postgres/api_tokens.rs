@@ -1,6 +1,6 @@
 //! API tokens.
 
-use aegis_core::api_token::ApiToken;
+use aegis_core::api_token::{ApiToken, ApiTokenListing};
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -38,6 +38,13 @@ impl ApiTokenRow {
             last_used_at: self.last_used_at,
         })
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    #[sqlx(flatten)]
+    token: ApiTokenRow,
+    created_by_key: String,
 }
 
 pub(super) async fn insert(pool: &PgPool, token: &ApiToken) -> Result<()> {
@@ -106,15 +113,27 @@ pub(super) async fn list(
     pool: &PgPool,
     provider: &str,
     owner: Option<Uuid>,
-) -> Result<Vec<ApiToken>> {
-    let rows: Vec<ApiTokenRow> = sqlx::query_as(
-        "SELECT * FROM api_tokens WHERE provider = $1 AND ($2::uuid IS NULL OR owner_id = $2) \
-         ORDER BY created_at DESC, id DESC",
+) -> Result<Vec<ApiTokenListing>> {
+    // Tokens the operator minted (no creator) are shown as the owner's.
+    let rows: Vec<ListingRow> = sqlx::query_as(
+        "SELECT t.*, COALESCE(c.login_key, o.login_key) AS created_by_key \
+         FROM api_tokens t \
+         JOIN users o ON o.id = t.owner_id \
+         LEFT JOIN users c ON c.id = t.created_by \
+         WHERE t.provider = $1 AND ($2::uuid IS NULL OR t.owner_id = $2) \
+         ORDER BY t.created_at DESC, t.id DESC",
     )
     .bind(provider)
     .bind(owner)
     .fetch_all(pool)
     .await
     .db()?;
-    rows.into_iter().map(ApiTokenRow::into_token).collect()
+    rows.into_iter()
+        .map(|r| {
+            Ok(ApiTokenListing {
+                token: r.token.into_token()?,
+                created_by_key: r.created_by_key,
+            })
+        })
+        .collect()
 }

@@ -6,6 +6,8 @@
 mod api_tokens;
 mod keys;
 mod listener;
+mod purge;
+mod search;
 mod sessions;
 mod throttle;
 mod users;
@@ -13,9 +15,10 @@ mod users;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use aegis_core::api_token::ApiToken;
+use aegis_core::api_token::{ApiToken, ApiTokenListing};
+use aegis_core::pattern::Pattern;
 use aegis_core::session::{RefreshToken, Session};
-use aegis_core::store::{Invalidation, SigningKeyRecord};
+use aegis_core::store::{AdminGuard, Invalidation, SigningKeyRecord};
 use aegis_core::throttle::ThrottleState;
 use aegis_core::user::{NewUser, User, UserUpdate};
 use aegis_core::{Error, Result, Store};
@@ -70,6 +73,14 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Diagnostic: the `EXPLAIN` of the page and count queries that
+    /// [`Store::list_users_matching`] runs for `pattern`, one `-- page` and one
+    /// `-- count` section. Used by the plan tests and the `users_prefix`
+    /// benchmark to show the index range scan.
+    pub async fn explain_users_matching(&self, pattern: &Pattern, limit: u32) -> Result<String> {
+        search::explain(&self.pool, pattern, limit).await
+    }
 }
 
 #[async_trait]
@@ -96,11 +107,20 @@ impl Store for PgStore {
     async fn get_password_hash(&self, id: Uuid) -> Result<Option<String>> {
         users::get_password_hash(&self.pool, id).await
     }
-    async fn update_user(&self, id: Uuid, update: &UserUpdate, at: DateTime<Utc>) -> Result<User> {
-        users::update(&self.pool, id, update, at).await
+    async fn update_user(
+        &self,
+        id: Uuid,
+        update: &UserUpdate,
+        at: DateTime<Utc>,
+        guard: AdminGuard,
+    ) -> Result<User> {
+        users::update(&self.pool, id, update, at, guard).await
     }
-    async fn delete_user(&self, id: Uuid) -> Result<()> {
-        users::delete(&self.pool, id).await
+    async fn delete_user(&self, id: Uuid, guard: AdminGuard) -> Result<()> {
+        users::delete(&self.pool, id, guard).await
+    }
+    async fn list_users_matching(&self, pattern: &Pattern, limit: u32) -> Result<(Vec<User>, u64)> {
+        search::list_matching(&self.pool, pattern, limit).await
     }
     async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()> {
         users::record_login(&self.pool, id, at, ip).await
@@ -153,7 +173,11 @@ impl Store for PgStore {
     async fn delete_api_token(&self, id: Uuid) -> Result<bool> {
         api_tokens::delete(&self.pool, id).await
     }
-    async fn list_api_tokens(&self, provider: &str, owner: Option<Uuid>) -> Result<Vec<ApiToken>> {
+    async fn list_api_tokens(
+        &self,
+        provider: &str,
+        owner: Option<Uuid>,
+    ) -> Result<Vec<ApiTokenListing>> {
         api_tokens::list(&self.pool, provider, owner).await
     }
 
@@ -180,6 +204,10 @@ impl Store for PgStore {
     }
     async fn clear_throttle(&self, key: &str) -> Result<()> {
         throttle::clear(&self.pool, key).await
+    }
+
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64> {
+        purge::purge_expired(&self.pool, before).await
     }
 
     async fn publish(&self, change: &Invalidation) -> Result<()> {

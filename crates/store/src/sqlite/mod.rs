@@ -6,6 +6,8 @@
 
 mod api_tokens;
 mod keys;
+mod purge;
+mod search;
 mod sessions;
 mod throttle;
 mod users;
@@ -13,9 +15,10 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use aegis_core::api_token::ApiToken;
+use aegis_core::api_token::{ApiToken, ApiTokenListing};
+use aegis_core::pattern::Pattern;
 use aegis_core::session::{RefreshToken, Session};
-use aegis_core::store::SigningKeyRecord;
+use aegis_core::store::{AdminGuard, SigningKeyRecord};
 use aegis_core::throttle::ThrottleState;
 use aegis_core::user::{NewUser, User, UserUpdate};
 use aegis_core::{Result, Store};
@@ -84,6 +87,14 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Diagnostic: the `EXPLAIN QUERY PLAN` of the page and count queries that
+    /// [`Store::list_users_matching`] runs for `pattern`, one `-- page` and one
+    /// `-- count` section, each node on its own line. Used by the plan tests
+    /// and the `users_prefix` benchmark to show the index range scan.
+    pub async fn explain_users_matching(&self, pattern: &Pattern, limit: u32) -> Result<String> {
+        search::explain(&self.pool, pattern, limit).await
+    }
 }
 
 /// Starts a write transaction that holds the write lock from its first statement.
@@ -140,11 +151,20 @@ impl Store for SqliteStore {
     async fn get_password_hash(&self, id: Uuid) -> Result<Option<String>> {
         users::get_password_hash(&self.pool, id).await
     }
-    async fn update_user(&self, id: Uuid, update: &UserUpdate, at: DateTime<Utc>) -> Result<User> {
-        users::update(&self.pool, id, update, at).await
+    async fn update_user(
+        &self,
+        id: Uuid,
+        update: &UserUpdate,
+        at: DateTime<Utc>,
+        guard: AdminGuard,
+    ) -> Result<User> {
+        users::update(&self.pool, id, update, at, guard).await
     }
-    async fn delete_user(&self, id: Uuid) -> Result<()> {
-        users::delete(&self.pool, id).await
+    async fn delete_user(&self, id: Uuid, guard: AdminGuard) -> Result<()> {
+        users::delete(&self.pool, id, guard).await
+    }
+    async fn list_users_matching(&self, pattern: &Pattern, limit: u32) -> Result<(Vec<User>, u64)> {
+        search::list_matching(&self.pool, pattern, limit).await
     }
     async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()> {
         users::record_login(&self.pool, id, at, ip).await
@@ -197,7 +217,11 @@ impl Store for SqliteStore {
     async fn delete_api_token(&self, id: Uuid) -> Result<bool> {
         api_tokens::delete(&self.pool, id).await
     }
-    async fn list_api_tokens(&self, provider: &str, owner: Option<Uuid>) -> Result<Vec<ApiToken>> {
+    async fn list_api_tokens(
+        &self,
+        provider: &str,
+        owner: Option<Uuid>,
+    ) -> Result<Vec<ApiTokenListing>> {
         api_tokens::list(&self.pool, provider, owner).await
     }
 
@@ -224,5 +248,9 @@ impl Store for SqliteStore {
     }
     async fn clear_throttle(&self, key: &str) -> Result<()> {
         throttle::clear(&self.pool, key).await
+    }
+
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64> {
+        purge::purge_expired(&self.pool, before).await
     }
 }

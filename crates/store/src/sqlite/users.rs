@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use aegis_core::identity::{Email, Username};
+use aegis_core::store::AdminGuard;
 use aegis_core::user::{NewUser, User, UserUpdate};
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -11,11 +12,12 @@ use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{begin_write, micros, opt_time, text, time, uuid};
+use crate::admin_guard::{last_admin_sql, may_demote, Outcome};
 use crate::convert::role;
 use crate::error::{internal, is_unique_violation, DbResultExt};
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: String,
     num_id: i64,
     username: String,
@@ -34,7 +36,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> Result<(User, Option<String>)> {
+    pub(super) fn into_user(self) -> Result<(User, Option<String>)> {
         let user = User {
             id: uuid(&self.id)?,
             num_id: self.num_id,
@@ -159,10 +161,12 @@ pub(super) async fn update(
     id: Uuid,
     update: &UserUpdate,
     at: DateTime<Utc>,
+    guard: AdminGuard,
 ) -> Result<User> {
-    match try_update(pool, id, update, at).await {
-        Ok(Some(row)) => Ok(row.into_user()?.0),
-        Ok(None) => Err(Error::NotFound("user")),
+    match try_update(pool, id, update, at, guard).await {
+        Ok(Outcome::Done(row)) => Ok(row.into_user()?.0),
+        Ok(Outcome::Missing) => Err(Error::NotFound("user")),
+        Ok(Outcome::LastAdmin) => Err(Error::LastAdmin),
         Err(e) if is_unique_violation(&e) => {
             Err(conflict(pool, id, update.username.as_ref()).await)
         }
@@ -170,13 +174,32 @@ pub(super) async fn update(
     }
 }
 
+/// True when `id` is an active admin and no other is. Run in the write
+/// transaction: `BEGIN IMMEDIATE` holds off every other writer until it ends,
+/// so the answer stays true up to the commit.
+async fn is_last_admin(conn: &mut SqliteConnection, id: Uuid) -> sqlx::Result<bool> {
+    let sql = last_admin_sql("?1");
+    sqlx::query_scalar(&sql)
+        .bind(text(id))
+        .fetch_one(conn)
+        .await
+}
+
 async fn try_update(
     pool: &SqlitePool,
     id: Uuid,
     update: &UserUpdate,
     at: DateTime<Utc>,
-) -> sqlx::Result<Option<UserRow>> {
+    guard: AdminGuard,
+) -> sqlx::Result<Outcome<UserRow>> {
     let mut tx = begin_write(pool).await?;
+    if guard == AdminGuard::KeepOneActive
+        && may_demote(update)
+        && is_last_admin(&mut tx, id).await?
+    {
+        tx.rollback().await?;
+        return Ok(Outcome::LastAdmin);
+    }
     let row: Option<UserRow> = sqlx::query_as(
         "UPDATE users SET \
            username = COALESCE(?1, username), \
@@ -209,7 +232,7 @@ async fn try_update(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        return Ok(None);
+        return Ok(Outcome::Missing);
     };
     if update.username.is_some() || update.email.is_some() {
         sqlx::query("DELETE FROM user_identifiers WHERE user_id = ?1")
@@ -219,19 +242,33 @@ async fn try_update(
         insert_identifiers(&mut tx, &row).await?;
     }
     tx.commit().await?;
-    Ok(Some(row))
+    Ok(Outcome::Done(row))
 }
 
-pub(super) async fn delete(pool: &SqlitePool, id: Uuid) -> Result<()> {
+pub(super) async fn delete(pool: &SqlitePool, id: Uuid, guard: AdminGuard) -> Result<()> {
+    match try_delete(pool, id, guard).await.db()? {
+        Outcome::Done(()) => Ok(()),
+        Outcome::Missing => Err(Error::NotFound("user")),
+        Outcome::LastAdmin => Err(Error::LastAdmin),
+    }
+}
+
+async fn try_delete(pool: &SqlitePool, id: Uuid, guard: AdminGuard) -> sqlx::Result<Outcome<()>> {
+    let mut tx = begin_write(pool).await?;
+    if guard == AdminGuard::KeepOneActive && is_last_admin(&mut tx, id).await? {
+        tx.rollback().await?;
+        return Ok(Outcome::LastAdmin);
+    }
     let done = sqlx::query("DELETE FROM users WHERE id = ?1")
         .bind(text(id))
-        .execute(pool)
-        .await
-        .db()?;
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
-        return Err(Error::NotFound("user"));
+        tx.rollback().await?;
+        return Ok(Outcome::Missing);
     }
-    Ok(())
+    tx.commit().await?;
+    Ok(Outcome::Done(()))
 }
 
 pub(super) async fn record_login(

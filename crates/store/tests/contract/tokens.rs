@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use aegis_core::store::SigningKeyRecord;
-use aegis_core::user::Role;
+use aegis_core::api_token::ApiTokenListing;
+use aegis_core::identity::Email;
+use aegis_core::store::{AdminGuard, SigningKeyRecord};
+use aegis_core::user::{Role, UserUpdate};
 use aegis_core::Store;
 use uuid::Uuid;
 
@@ -71,9 +73,7 @@ pub async fn api_tokens_list_order_and_filter(store: Arc<dyn Store>) {
     for token in &tokens {
         s.insert_api_token(token).await.unwrap();
     }
-    let ids = |list: Vec<aegis_core::api_token::ApiToken>| {
-        list.into_iter().map(|t| t.id).collect::<Vec<_>>()
-    };
+    let ids = |list: Vec<ApiTokenListing>| list.into_iter().map(|l| l.token.id).collect::<Vec<_>>();
     let (tie_hi, tie_lo) = if tokens[4].id > tokens[2].id {
         (tokens[4].id, tokens[2].id)
     } else {
@@ -98,7 +98,72 @@ pub async fn api_tokens_list_order_and_filter(store: Arc<dyn Store>) {
         .is_empty());
     assert!(s.list_api_tokens("none", None).await.unwrap().is_empty());
     let full = s.list_api_tokens("other", Some(a.id)).await.unwrap();
-    assert_eq!(full, vec![tokens[3].clone()]);
+    assert_eq!(
+        full,
+        vec![ApiTokenListing {
+            token: tokens[3].clone(),
+            created_by_key: "quinn".into(),
+        }]
+    );
+}
+
+pub async fn api_tokens_list_names_the_creator(store: Arc<dyn Store>) {
+    let s = &*store;
+    let owner = s
+        .insert_user(&new_user("sven", Some("sven@example.com")))
+        .await
+        .unwrap();
+    let admin = s
+        .insert_user(&new_user("tara", Some("tara@example.com")))
+        .await
+        .unwrap();
+    let bare = s.insert_user(&new_user("uma", None)).await.unwrap();
+    let own = api_token(owner.id, "local", 1);
+    let mut by_admin = api_token(owner.id, "local", 2);
+    by_admin.created_by = Some(admin.id);
+    let mut by_operator = api_token(owner.id, "local", 3);
+    by_operator.created_by = None;
+    let mut by_bare = api_token(owner.id, "local", 4);
+    by_bare.created_by = Some(bare.id);
+    let mut of_bare = api_token(bare.id, "local", 5);
+    of_bare.created_by = None;
+    for token in [&own, &by_admin, &by_operator, &by_bare, &of_bare] {
+        s.insert_api_token(token).await.unwrap();
+    }
+    let listed: Vec<(Uuid, String)> = s
+        .list_api_tokens("local", None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.token.id, l.created_by_key))
+        .collect();
+    let expected = [
+        // Login key of an email-less user is the username; the operator's
+        // tokens are shown as the owner's.
+        (of_bare.id, "uma"),
+        (by_bare.id, "uma"),
+        (by_operator.id, "sven@example.com"),
+        (by_admin.id, "tara@example.com"),
+        (own.id, "sven@example.com"),
+    ]
+    .map(|(id, key)| (id, key.to_owned()));
+    assert_eq!(listed, expected);
+    // The full record comes back unchanged.
+    let mine = s.list_api_tokens("local", Some(bare.id)).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].token, of_bare);
+
+    // The listed key follows a change of the creator's email.
+    let update = UserUpdate {
+        email: Some(Some(Email::from_stored("t@example.net".to_owned()))),
+        ..Default::default()
+    };
+    s.update_user(admin.id, &update, t(9), AdminGuard::Off)
+        .await
+        .unwrap();
+    let listed = s.list_api_tokens("local", Some(owner.id)).await.unwrap();
+    let key = listed.iter().find(|l| l.token.id == by_admin.id).unwrap();
+    assert_eq!(key.created_by_key, "t@example.net");
 }
 
 pub async fn signing_keys_round_trip(store: Arc<dyn Store>) {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aegis_core::identity::{Email, Username};
+use aegis_core::store::AdminGuard::Off;
 use aegis_core::user::{Role, UserUpdate};
 use aegis_core::Store;
 use uuid::Uuid;
@@ -111,7 +112,7 @@ pub async fn username_may_equal_own_email(store: Arc<dyn Store>) {
         email: Some(None),
         ..Default::default()
     };
-    let user = s.update_user(user.id, &clear, t(1)).await.unwrap();
+    let user = s.update_user(user.id, &clear, t(1), Off).await.unwrap();
     assert_eq!(user.email, None);
     assert!(s
         .find_user_by_identifier("same@example.com")
@@ -123,7 +124,7 @@ pub async fn username_may_equal_own_email(store: Arc<dyn Store>) {
         email: Some(Some(email("same@example.com"))),
         ..Default::default()
     };
-    let user = s.update_user(user.id, &back, t(2)).await.unwrap();
+    let user = s.update_user(user.id, &back, t(2), Off).await.unwrap();
     assert_eq!(user.email, Some(email("same@example.com")));
 }
 
@@ -133,7 +134,7 @@ pub async fn update_changes_only_given_fields(store: Arc<dyn Store>) {
     let before = s.insert_user(&new).await.unwrap();
 
     let nothing = s
-        .update_user(before.id, &UserUpdate::default(), t(5))
+        .update_user(before.id, &UserUpdate::default(), t(5), Off)
         .await
         .unwrap();
     assert_eq!(nothing.updated_at, t(5));
@@ -157,7 +158,7 @@ pub async fn update_changes_only_given_fields(store: Arc<dyn Store>) {
         verified: Some(true),
         password_expired: Some(true),
     };
-    let after = s.update_user(before.id, &update, t(10)).await.unwrap();
+    let after = s.update_user(before.id, &update, t(10), Off).await.unwrap();
     assert_eq!(after.id, before.id);
     assert_eq!(after.num_id, before.num_id);
     assert_eq!(after.username, username("caroline"));
@@ -193,6 +194,7 @@ pub async fn update_changes_only_given_fields(store: Arc<dyn Store>) {
                 ..Default::default()
             },
             t(11),
+            Off,
         )
         .await
         .unwrap();
@@ -232,7 +234,10 @@ pub async fn update_conflict_leaves_record_untouched(store: Arc<dyn Store>) {
             role: Some(Role::Admin),
             ..Default::default()
         };
-        assert_eq!(conflict(s.update_user(b.id, &update, t(9)).await), field);
+        assert_eq!(
+            conflict(s.update_user(b.id, &update, t(9), Off).await),
+            field
+        );
         assert_eq!(s.get_user(b.id).await.unwrap(), b);
         assert_eq!(s.get_user(a.id).await.unwrap(), a);
         for ident in ["erin", "erin@example.com"] {
@@ -251,10 +256,10 @@ pub async fn update_and_delete_unknown_user(store: Arc<dyn Store>) {
         ..Default::default()
     };
     assert_eq!(
-        not_found(s.update_user(nobody, &update, t(1)).await),
+        not_found(s.update_user(nobody, &update, t(1), Off).await),
         "user"
     );
-    assert_eq!(not_found(s.delete_user(nobody).await), "user");
+    assert_eq!(not_found(s.delete_user(nobody, Off).await), "user");
     assert_eq!(not_found(s.record_login(nobody, t(1), None).await), "user");
     assert_eq!(s.find_user_by_identifier("ghost").await.unwrap(), None);
 }
@@ -280,14 +285,14 @@ pub async fn delete_cascades(store: Arc<dyn Store>) {
     let kept_token = api_token(other.id, "local", 3);
     s.insert_api_token(&kept_token).await.unwrap();
 
-    s.delete_user(doomed.id).await.unwrap();
+    s.delete_user(doomed.id, Off).await.unwrap();
     assert_eq!(s.find_user(doomed.id).await.unwrap(), None);
     assert_eq!(s.find_session(sess.id).await.unwrap(), None);
     assert_eq!(s.find_refresh_token(&refresh.hash).await.unwrap(), None);
     assert_eq!(s.find_api_token(owned.id).await.unwrap(), None);
     assert_eq!(s.find_api_token(minted.id).await.unwrap(), None);
     assert_eq!(s.find_user_by_identifier("frank").await.unwrap(), None);
-    assert_eq!(not_found(s.delete_user(doomed.id).await), "user");
+    assert_eq!(not_found(s.delete_user(doomed.id, Off).await), "user");
 
     // Everything of the other user stays.
     assert!(s.find_session(kept_session.id).await.unwrap().is_some());
@@ -308,7 +313,7 @@ pub async fn num_id_is_never_reused(store: Arc<dyn Store>) {
     let a = s.insert_user(&new_user("h1", None)).await.unwrap();
     let b = s.insert_user(&new_user("h2", None)).await.unwrap();
     assert!(b.num_id > a.num_id);
-    s.delete_user(b.id).await.unwrap();
+    s.delete_user(b.id, Off).await.unwrap();
     let c = s.insert_user(&new_user("h3", None)).await.unwrap();
     assert!(
         c.num_id > b.num_id,
@@ -351,6 +356,6 @@ pub async fn logins_and_admin_count(store: Arc<dyn Store>) {
         role: Some(Role::View),
         ..Default::default()
     };
-    s.update_user(admin.id, &demote, t(50)).await.unwrap();
+    s.update_user(admin.id, &demote, t(50), Off).await.unwrap();
     assert_eq!(s.count_active_admins().await.unwrap(), 0);
 }
