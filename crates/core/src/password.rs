@@ -51,19 +51,7 @@ impl fmt::Debug for Password {
 /// The password policy: 8 to 256 characters, not a common password, not the
 /// username. No composition rules (NIST SP 800-63B).
 pub fn check_policy(password: &Password, username: &Username) -> Result<()> {
-    let n = password.0.chars().count();
-    if n < MIN_LEN {
-        return Err(Error::invalid(
-            "password",
-            format!("Password must be at least {MIN_LEN} characters"),
-        ));
-    }
-    if n > MAX_LEN {
-        return Err(Error::invalid(
-            "password",
-            format!("Password must be at most {MAX_LEN} characters"),
-        ));
-    }
+    check_length(password)?;
     let folded = fold(&password.0);
     if BLOCKLIST.contains(folded.as_str()) {
         return Err(Error::invalid(
@@ -75,6 +63,24 @@ pub fn check_policy(password: &Password, username: &Username) -> Result<()> {
         return Err(Error::invalid(
             "password",
             "Password must not be the same as the username",
+        ));
+    }
+    Ok(())
+}
+
+/// The length part of the policy alone (checked before anything is looked up).
+pub fn check_length(password: &Password) -> Result<()> {
+    let n = password.0.chars().count();
+    if n < MIN_LEN {
+        return Err(Error::invalid(
+            "password",
+            format!("Password must be at least {MIN_LEN} characters"),
+        ));
+    }
+    if n > MAX_LEN {
+        return Err(Error::invalid(
+            "password",
+            format!("Password must be at most {MAX_LEN} characters"),
         ));
     }
     Ok(())

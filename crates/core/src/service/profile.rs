@@ -8,7 +8,7 @@ use super::{Aegis, Login, Principal};
 use crate::authz::{require, Capability};
 use crate::error::{AuthFailure, Error, Result};
 use crate::identity::{Email, Username};
-use crate::password::{check_policy, Password, MAX_LEN, MIN_LEN};
+use crate::password::{check_length, check_policy, Password};
 use crate::store::{AdminGuard, Invalidation};
 use crate::throttle::account_key;
 use crate::user::{NewUser, Role, User, UserUpdate};
@@ -19,24 +19,6 @@ pub struct ProfileChange {
     pub new_username: Option<String>,
     pub current_password: Option<String>,
     pub new_password: Option<String>,
-}
-
-/// Checks a new password's length before anything else is looked at.
-fn check_length(pw: &Password) -> Result<()> {
-    let n = pw.expose().chars().count();
-    if n < MIN_LEN {
-        return Err(Error::invalid(
-            "password",
-            format!("Password must be at least {MIN_LEN} characters"),
-        ));
-    }
-    if n > MAX_LEN {
-        return Err(Error::invalid(
-            "password",
-            format!("Password must be at most {MAX_LEN} characters"),
-        ));
-    }
-    Ok(())
 }
 
 impl Aegis {

@@ -13,6 +13,15 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+/// Adds `Retry-After` (seconds) to a throttled or busy response.
+pub fn with_retry_after(mut res: Response, retry_after: Option<u64>) -> Response {
+    if let Some(secs) = retry_after {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    }
+    res
+}
+
 /// Every dialect's routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,7 +2,7 @@
 //! (`shared/spec/aiohttp-aegis.md` §2): five keys, `status` as a string.
 
 use aegis_core::{AuthFailure, Error};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -175,17 +175,12 @@ impl IntoResponse for Problem {
             "instance": self.instance,
             "status": status_value,
         });
-        let mut res = (
+        let res = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
             .into_response();
-        if let Some(secs) = retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        res
+        crate::dialects::with_retry_after(res, retry_after)
     }
 }

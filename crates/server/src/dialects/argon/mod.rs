@@ -5,7 +5,7 @@
 use aegis_core::service::{Login, LoginRequest, ProfileChange};
 use aegis_core::{AuthFailure, Error, Principal, Role};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -134,18 +134,13 @@ impl IntoResponse for ArgonError {
         if let Some(required) = self.required {
             body["required"] = json!(required);
         }
-        let mut res = (
+        let res = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
             .into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        res
+        crate::dialects::with_retry_after(res, self.retry_after)
     }
 }
 

@@ -2,7 +2,7 @@
 //! messages of `shared/spec/pegasys-aegis.md` §3.
 
 use aegis_core::Error;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -83,17 +83,12 @@ impl From<BodyError> for Fail {
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
         let body = json!({"status": "fail", "error": self.message});
-        let mut res = (
+        let res = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
             .into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        res
+        crate::dialects::with_retry_after(res, self.retry_after)
     }
 }
