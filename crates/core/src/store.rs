@@ -6,9 +6,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
 use crate::api_token::{ApiToken, ApiTokenListing};
 use crate::error::Result;
+use crate::group::{Group, GroupUpdate};
 use crate::pattern::Pattern;
+use crate::query::{Page, UserQuery};
 use crate::session::{RefreshToken, Session};
 use crate::throttle::ThrottleState;
 use crate::user::{NewUser, User, UserUpdate};
@@ -120,6 +124,47 @@ pub trait Store: Send + Sync + 'static {
     async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()>;
     /// Number of active admins.
     async fn count_active_admins(&self) -> Result<u64>;
+
+    /// A filtered, ordered page of users (keyset pagination, index-backed).
+    async fn query_users(&self, query: &UserQuery) -> Result<Page<User>>;
+    /// Group ids of each of the given users (users without groups may be absent).
+    async fn group_ids_of(&self, users: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>>;
+
+    /// Inserts a group; a name taken case-insensitively is `Conflict { field: "name" }`.
+    async fn insert_group(&self, group: &Group) -> Result<()>;
+    /// A group by id.
+    async fn find_group(&self, id: Uuid) -> Result<Option<Group>>;
+    /// Applies a partial change; unknown id → `NotFound("group")`.
+    async fn update_group(
+        &self,
+        id: Uuid,
+        update: &GroupUpdate,
+        at: DateTime<Utc>,
+    ) -> Result<Group>;
+    /// Deletes a group and its memberships; false if there was none.
+    async fn delete_group(&self, id: Uuid) -> Result<bool>;
+    /// Groups ordered by name (case-insensitive), after the given name key and id,
+    /// at most `size`, with the total count.
+    async fn list_groups(&self, after: Option<(String, Uuid)>, size: u32) -> Result<Page<Group>>;
+    /// Adds a user to groups atomically and idempotently. If a group does not
+    /// exist nothing is assigned and its id is returned.
+    async fn assign_groups(
+        &self,
+        user: Uuid,
+        groups: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<Option<Uuid>>;
+    /// Removes a user from a group (no-op when not a member).
+    async fn remove_group(&self, user: Uuid, group: Uuid) -> Result<()>;
+    /// The groups of a user, ordered by name.
+    async fn groups_of(&self, user: Uuid) -> Result<Vec<Group>>;
+    /// Members of a group ordered by id, after `after`, at most `size`, with the total.
+    async fn group_members(
+        &self,
+        group: Uuid,
+        after: Option<Uuid>,
+        size: u32,
+    ) -> Result<Page<User>>;
 
     /// Inserts a session with its first refresh token.
     async fn insert_session(&self, session: &Session, refresh: &RefreshToken) -> Result<()>;

@@ -108,6 +108,10 @@ pub struct User {
     pub last_login_ip: Option<String>,
     /// Number of successful logins.
     pub login_count: i64,
+    /// Phone number (E.164), if any.
+    pub phone: Option<String>,
+    /// When the current password was set; `None` when the user has no password.
+    pub password_set_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -140,7 +144,9 @@ pub struct NewUser {
 pub struct UserUpdate {
     pub username: Option<Username>,
     pub email: Option<Option<Email>>,
-    pub password_hash: Option<String>,
+    /// `Some(None)` removes the password; setting one also sets `password_set_at`.
+    pub password_hash: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
     pub profile: Option<BTreeMap<String, String>>,
     pub role: Option<Role>,
     pub active: Option<bool>,

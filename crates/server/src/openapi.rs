@@ -18,6 +18,7 @@ use crate::{dialects, health, wellknown};
         (name = "pegasys", description = "Aegis API of Pegasys cloud (seed 000)"),
         (name = "argon", description = "Argon panel authentication API (seed 001)"),
         (name = "aiohttp", description = "aegis for aiohttp (seed 002)"),
+        (name = "pangea", description = "Pangea AuthN v2 (seed 003)"),
         (name = "ops", description = "health, keys, documentation"),
     )
 )]

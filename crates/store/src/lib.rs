@@ -5,11 +5,13 @@
 
 mod admin_guard;
 mod convert;
+mod dialect;
 mod error;
 mod matching;
 mod postgres;
 mod sqlite;
 pub mod testing;
+mod user_query;
 
 use std::sync::Arc;
 

@@ -9,12 +9,7 @@
 
 use aegis_core::pattern::{Pattern, Segment};
 
-/// The SQL flavour to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    Sqlite,
-    Postgres,
-}
+use crate::dialect::Dialect;
 
 impl Dialect {
     /// The login key as compared: PostgreSQL must name the index's collation.
@@ -22,14 +17,6 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "login_key",
             Dialect::Postgres => r#"login_key COLLATE "C""#,
-        }
-    }
-
-    /// The placeholder of the `n`th parameter (1-based).
-    pub(crate) fn param(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
         }
     }
 

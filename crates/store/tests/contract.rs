@@ -10,20 +10,30 @@
 mod admin_guard;
 #[path = "contract/fixtures.rs"]
 mod fixtures;
+#[path = "contract/groups.rs"]
+mod groups;
 #[path = "contract/invalidations.rs"]
 mod invalidations;
 #[path = "contract/listing.rs"]
 mod listing;
+#[path = "contract/migration.rs"]
+mod migration;
 #[path = "contract/plans.rs"]
 mod plans;
 #[path = "contract/purge.rs"]
 mod purge;
+#[path = "contract/query_plans.rs"]
+mod query_plans;
+#[path = "contract/reference.rs"]
+mod reference;
 #[path = "contract/sessions.rs"]
 mod sessions;
 #[path = "contract/throttle.rs"]
 mod throttle;
 #[path = "contract/tokens.rs"]
 mod tokens;
+#[path = "contract/user_query.rs"]
+mod user_query;
 #[path = "contract/users.rs"]
 mod users;
 
@@ -99,6 +109,17 @@ contract!(
     users::delete_cascades,
     users::num_id_is_never_reused,
     users::logins_and_admin_count,
+    users::password_set_at_and_phone,
+    user_query::pages_walk_every_user_once,
+    user_query::null_keys_sort_last_and_resume,
+    user_query::every_operator_on_every_field,
+    user_query::hostile_substrings_are_literal,
+    user_query::never_and_unfit_values,
+    user_query::page_and_total,
+    groups::groups_round_trip_and_conflicts,
+    groups::groups_list_by_name,
+    groups::assignment_is_atomic_and_idempotent,
+    groups::members_page_by_user_id,
     admin_guard::last_admin_is_kept,
     admin_guard::second_admin_allows_the_change,
     admin_guard::non_admins_are_not_guarded,

@@ -2,6 +2,7 @@
 //! hasher and the caches, and every dialect calls its methods.
 
 mod auth;
+mod directory;
 mod profile;
 mod tokens;
 mod users;
@@ -22,7 +23,11 @@ use crate::password::Hasher;
 use crate::store::{Invalidation, Store};
 use crate::user::{Role, User};
 
-pub use auth::{Login, LoginRequest, TokenPair};
+pub use auth::{Login, LoginRequest, TokenInfo, TokenKind, TokenPair};
+pub use directory::{
+    check_profile, password_authenticator_id, AccountChange, Authenticator, AuthenticatorKind,
+    UserInfo,
+};
 pub use profile::ProfileChange;
 pub use users::{CreateUserRequest, UserChange};
 

@@ -122,7 +122,7 @@ impl Aegis {
         };
         let update = UserUpdate {
             username: new_username,
-            password_hash,
+            password_hash: password_hash.map(Some),
             ..Default::default()
         };
         let updated = self
@@ -134,5 +134,32 @@ impl Aegis {
             self.revoke_user_sessions(user.id, None).await?;
         }
         self.open_session(Arc::new(updated)).await
+    }
+}
+
+impl Aegis {
+    /// Changes the caller's own password given the old one (Pangea client API):
+    /// clears the expired flag and ends every *other* session of the user; the
+    /// caller's session continues. API tokens cannot change passwords.
+    pub async fn change_password(&self, caller: &Principal, old: &str, new: &str) -> Result<()> {
+        let sid = match &caller.credential {
+            super::Credential::Session { sid, .. } => *sid,
+            super::Credential::ApiToken { .. } => return Err(Error::Forbidden),
+        };
+        let new = Password::new(new);
+        check_length(&new)?;
+        let user = &caller.user;
+        self.check_current_password(user, old).await?;
+        check_policy(&new, &user.username)?;
+        let update = UserUpdate {
+            password_hash: Some(Some(self.hasher.hash(&new).await?)),
+            password_expired: Some(false),
+            ..Default::default()
+        };
+        self.store
+            .update_user(user.id, &update, self.clock.now(), AdminGuard::Off)
+            .await?;
+        self.changed(Invalidation::User(user.id)).await;
+        self.revoke_user_sessions(user.id, Some(sid)).await
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::{Actor, Aegis};
+use super::{check_profile, Actor, Aegis};
 use crate::authz::{require, Capability};
 use crate::error::{Error, Result};
 use crate::identity::{fold, Email, Username};
@@ -54,6 +54,7 @@ impl Aegis {
             }
             None => None,
         };
+        check_profile(&req.profile)?;
         let user = NewUser {
             id: Uuid::now_v7(),
             username,

@@ -4,6 +4,7 @@
 
 pub mod aiohttp;
 pub mod argon;
+pub mod pangea;
 pub mod pegasys;
 
 use axum::extract::Request;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(aiohttp::router())
         .merge(pegasys::router())
         .merge(argon::router())
+        .merge(pangea::router())
 }
 
 /// The dialect that owns a path prefix.
@@ -35,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub enum Owner {
     Aiohttp,
     Argon,
+    Pangea,
     Pegasys,
     Other,
 }
@@ -43,6 +46,8 @@ pub enum Owner {
 pub fn owner(path: &str) -> Owner {
     if aiohttp::owns(path) {
         Owner::Aiohttp
+    } else if pangea::owns(path) {
+        Owner::Pangea
     } else if argon::owns(path) {
         Owner::Argon
     } else if pegasys::owns(path) {
@@ -67,6 +72,7 @@ pub fn not_found(state: &AppState, req: &Request) -> Response {
         Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::NOT_FOUND),
         Owner::Pegasys => pegasys::status_fail(StatusCode::NOT_FOUND),
         Owner::Argon => argon::status_error(StatusCode::NOT_FOUND),
+        Owner::Pangea => pangea::status_envelope(state, StatusCode::NOT_FOUND),
         Owner::Other => plain(StatusCode::NOT_FOUND, "Not found"),
     }
 }
@@ -77,6 +83,7 @@ pub fn method_not_allowed(state: &AppState, req: &Request) -> Response {
         Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::METHOD_NOT_ALLOWED),
         Owner::Pegasys => pegasys::status_fail(StatusCode::METHOD_NOT_ALLOWED),
         Owner::Argon => argon::status_error(StatusCode::METHOD_NOT_ALLOWED),
+        Owner::Pangea => pangea::status_envelope(state, StatusCode::METHOD_NOT_ALLOWED),
         Owner::Other => plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
     }
 }

@@ -9,4 +9,5 @@ mod aiohttp;
 mod argon;
 mod common;
 mod cross;
+mod pangea;
 mod pegasys;

@@ -4,19 +4,25 @@
 //! `LISTEN`/`NOTIFY` (see [`listener`]).
 
 mod api_tokens;
+mod groups;
 mod keys;
 mod listener;
 mod purge;
 mod search;
 mod sessions;
 mod throttle;
+mod user_query;
 mod users;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aegis_core::api_token::{ApiToken, ApiTokenListing};
+use aegis_core::group::{Group, GroupUpdate};
 use aegis_core::pattern::Pattern;
+use aegis_core::query::{Page, UserQuery};
 use aegis_core::session::{RefreshToken, Session};
 use aegis_core::store::{AdminGuard, Invalidation, SigningKeyRecord};
 use aegis_core::throttle::ThrottleState;
@@ -81,6 +87,25 @@ impl PgStore {
     pub async fn explain_users_matching(&self, pattern: &Pattern, limit: u32) -> Result<String> {
         search::explain(&self.pool, pattern, limit).await
     }
+
+    /// Diagnostic: the `EXPLAIN (ANALYZE, BUFFERS)` of every statement that
+    /// [`Store::query_users`] may run for `query` (they are executed), one
+    /// `-- range N` section per index range and one `-- count`. Used by the plan
+    /// tests and the `users_query` benchmark.
+    pub async fn explain_query_users(&self, query: &UserQuery) -> Result<String> {
+        user_query::explain(&self.pool, query).await
+    }
+
+    /// Diagnostic: runs [`Store::query_users`] once and returns its result with
+    /// how long each statement took, rows fetched and decoded (`range N` per
+    /// index range read, then `count`). Used by the `users_query` benchmark to
+    /// split the page from the total.
+    pub async fn time_query_users(
+        &self,
+        query: &UserQuery,
+    ) -> Result<(Page<User>, Vec<(String, Duration)>)> {
+        user_query::timed(&self.pool, query).await
+    }
 }
 
 #[async_trait]
@@ -127,6 +152,56 @@ impl Store for PgStore {
     }
     async fn count_active_admins(&self) -> Result<u64> {
         users::count_active_admins(&self.pool).await
+    }
+
+    async fn query_users(&self, query: &UserQuery) -> Result<Page<User>> {
+        user_query::query(&self.pool, query).await
+    }
+    async fn group_ids_of(&self, users: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>> {
+        groups::ids_of(&self.pool, users).await
+    }
+
+    async fn insert_group(&self, group: &Group) -> Result<()> {
+        groups::insert(&self.pool, group).await
+    }
+    async fn find_group(&self, id: Uuid) -> Result<Option<Group>> {
+        groups::find(&self.pool, id).await
+    }
+    async fn update_group(
+        &self,
+        id: Uuid,
+        update: &GroupUpdate,
+        at: DateTime<Utc>,
+    ) -> Result<Group> {
+        groups::update(&self.pool, id, update, at).await
+    }
+    async fn delete_group(&self, id: Uuid) -> Result<bool> {
+        groups::delete(&self.pool, id).await
+    }
+    async fn list_groups(&self, after: Option<(String, Uuid)>, size: u32) -> Result<Page<Group>> {
+        groups::list(&self.pool, after, size).await
+    }
+    async fn assign_groups(
+        &self,
+        user: Uuid,
+        groups: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<Option<Uuid>> {
+        groups::assign(&self.pool, user, groups, at).await
+    }
+    async fn remove_group(&self, user: Uuid, group: Uuid) -> Result<()> {
+        groups::remove(&self.pool, user, group).await
+    }
+    async fn groups_of(&self, user: Uuid) -> Result<Vec<Group>> {
+        groups::of_user(&self.pool, user).await
+    }
+    async fn group_members(
+        &self,
+        group: Uuid,
+        after: Option<Uuid>,
+        size: u32,
+    ) -> Result<Page<User>> {
+        groups::members(&self.pool, group, after, size).await
     }
 
     async fn insert_session(&self, session: &Session, refresh: &RefreshToken) -> Result<()> {

@@ -7,8 +7,9 @@ use aegis_core::Result;
 use sqlx::PgPool;
 
 use super::users::UserRow;
+use crate::dialect::Dialect;
 use crate::error::DbResultExt;
-use crate::matching::{Dialect, KeyCondition};
+use crate::matching::KeyCondition;
 
 /// Matching users in login-key order, at most `limit`, and how many match.
 pub(super) async fn list_matching(

@@ -7,8 +7,9 @@ use aegis_core::Result;
 use sqlx::SqlitePool;
 
 use super::users::UserRow;
+use crate::dialect::Dialect;
 use crate::error::DbResultExt;
-use crate::matching::{Dialect, KeyCondition};
+use crate::matching::KeyCondition;
 
 /// Matching users in login-key order, at most `limit`, and how many match.
 pub(super) async fn list_matching(
@@ -57,16 +58,24 @@ pub(super) async fn explain(pool: &SqlitePool, pattern: &Pattern, limit: u32) ->
         }
         let rows = query.fetch_all(pool).await.db()?;
         out.push_str(&format!("-- {name}\n"));
-        // Rows come parent first; indent each by its depth.
-        let mut depth: Vec<(i64, usize)> = Vec::new();
-        for (id, parent, _, detail) in rows {
-            let level = depth
-                .iter()
-                .find(|(node, _)| *node == parent)
-                .map_or(0, |(_, d)| d + 1);
-            depth.push((id, level));
-            out.push_str(&format!("{}{detail}\n", "  ".repeat(level)));
-        }
+        out.push_str(&plan_tree(rows));
     }
     Ok(out)
+}
+
+/// The rows of an `EXPLAIN QUERY PLAN` (id, parent, unused, detail), one node a
+/// line, indented by depth.
+pub(super) fn plan_tree(rows: Vec<(i64, i64, i64, String)>) -> String {
+    let mut out = String::new();
+    // Rows come parent first; indent each by its depth.
+    let mut depth: Vec<(i64, usize)> = Vec::new();
+    for (id, parent, _, detail) in rows {
+        let level = depth
+            .iter()
+            .find(|(node, _)| *node == parent)
+            .map_or(0, |(_, d)| d + 1);
+        depth.push((id, level));
+        out.push_str(&format!("{}{detail}\n", "  ".repeat(level)));
+    }
+    out
 }

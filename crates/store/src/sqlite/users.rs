@@ -33,6 +33,8 @@ pub(super) struct UserRow {
     last_login_at: Option<i64>,
     last_login_ip: Option<String>,
     login_count: i64,
+    phone: Option<String>,
+    password_set_at: Option<i64>,
 }
 
 impl UserRow {
@@ -52,6 +54,8 @@ impl UserRow {
             last_login_at: opt_time(self.last_login_at)?,
             last_login_ip: self.last_login_ip,
             login_count: self.login_count,
+            phone: self.phone,
+            password_set_at: opt_time(self.password_set_at)?,
         };
         Ok((user, self.password_hash))
     }
@@ -71,8 +75,9 @@ async fn try_insert(pool: &SqlitePool, user: &NewUser) -> sqlx::Result<UserRow> 
     let mut tx = begin_write(pool).await?;
     let row: UserRow = sqlx::query_as(
         "INSERT INTO users (id, username, email, password_hash, profile, role, active, \
-         verified, password_expired, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING *",
+         verified, password_expired, created_at, updated_at, password_set_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, \
+                 CASE WHEN ?4 IS NULL THEN NULL ELSE ?10 END) RETURNING *",
     )
     .bind(text(user.id))
     .bind(user.username.as_str())
@@ -204,14 +209,16 @@ async fn try_update(
         "UPDATE users SET \
            username = COALESCE(?1, username), \
            email = CASE WHEN ?2 THEN ?3 ELSE email END, \
-           password_hash = COALESCE(?4, password_hash), \
-           profile = COALESCE(?5, profile), \
-           role = COALESCE(?6, role), \
-           active = COALESCE(?7, active), \
-           verified = COALESCE(?8, verified), \
-           password_expired = COALESCE(?9, password_expired), \
-           updated_at = ?10 \
-         WHERE id = ?11 RETURNING *",
+           password_hash = CASE WHEN ?4 THEN ?5 ELSE password_hash END, \
+           password_set_at = CASE WHEN ?4 THEN ?6 ELSE password_set_at END, \
+           phone = CASE WHEN ?7 THEN ?8 ELSE phone END, \
+           profile = COALESCE(?9, profile), \
+           role = COALESCE(?10, role), \
+           active = COALESCE(?11, active), \
+           verified = COALESCE(?12, verified), \
+           password_expired = COALESCE(?13, password_expired), \
+           updated_at = ?14 \
+         WHERE id = ?15 RETURNING *",
     )
     .bind(update.username.as_ref().map(Username::as_str))
     .bind(update.email.is_some())
@@ -221,7 +228,16 @@ async fn try_update(
             .as_ref()
             .and_then(|e| e.as_ref().map(Email::as_str)),
     )
-    .bind(update.password_hash.as_deref())
+    .bind(update.password_hash.is_some())
+    .bind(update.password_hash.as_ref().and_then(Option::as_deref))
+    .bind(
+        update
+            .password_hash
+            .as_ref()
+            .and_then(|h| h.as_ref().map(|_| micros(at))),
+    )
+    .bind(update.phone.is_some())
+    .bind(update.phone.as_ref().and_then(Option::as_deref))
     .bind(update.profile.as_ref().map(Json))
     .bind(update.role.map(|r| r.as_str()))
     .bind(update.active)

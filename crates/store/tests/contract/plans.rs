@@ -21,7 +21,7 @@ const PATTERNS: [&str; 2] = ["ragu*", "RAGU*@example.com"];
 
 /// `USERS` users: ten `ragu…@example.com`, the rest `user…`, a tenth of them
 /// without an email.
-async fn populate(store: Arc<dyn Store>) {
+pub async fn populate(store: Arc<dyn Store>) {
     futures::stream::iter(0..USERS)
         .map(|i| {
             let store = store.clone();

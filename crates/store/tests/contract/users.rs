@@ -151,7 +151,8 @@ pub async fn update_changes_only_given_fields(store: Arc<dyn Store>) {
     let update = UserUpdate {
         username: Some(username("caroline")),
         email: Some(Some(email("caroline@example.com"))),
-        password_hash: Some("$argon2id$new".into()),
+        password_hash: Some(Some("$argon2id$new".into())),
+        phone: Some(Some("+15550100".into())),
         profile: Some(profile.clone()),
         role: Some(Role::Admin),
         active: Some(false),
@@ -167,6 +168,8 @@ pub async fn update_changes_only_given_fields(store: Arc<dyn Store>) {
     assert_eq!(after.role, Role::Admin);
     assert!(!after.active && after.verified && after.password_expired);
     assert_eq!((after.created_at, after.updated_at), (t(0), t(10)));
+    assert_eq!(after.phone.as_deref(), Some("+15550100"));
+    assert_eq!(after.password_set_at, Some(t(10)));
     assert_eq!(s.get_user(before.id).await.unwrap(), after);
     assert_eq!(
         s.get_password_hash(before.id).await.unwrap().as_deref(),
@@ -358,4 +361,78 @@ pub async fn logins_and_admin_count(store: Arc<dyn Store>) {
     };
     s.update_user(admin.id, &demote, t(50), Off).await.unwrap();
     assert_eq!(s.count_active_admins().await.unwrap(), 0);
+}
+
+pub async fn password_set_at_and_phone(store: Arc<dyn Store>) {
+    let s = &*store;
+    // A password set at creation dates from the creation.
+    let mut new = new_user("ivy", None);
+    new.created_at = t(3);
+    let ivy = s.insert_user(&new).await.unwrap();
+    assert_eq!(ivy.password_set_at, Some(t(3)));
+    assert_eq!(ivy.phone, None);
+    let mut bare = new_user("jack", None);
+    bare.password_hash = None;
+    let jack = s.insert_user(&bare).await.unwrap();
+    assert_eq!(jack.password_set_at, None);
+
+    // Other changes leave both alone.
+    let other = UserUpdate {
+        verified: Some(true),
+        ..Default::default()
+    };
+    let ivy = s.update_user(ivy.id, &other, t(4), Off).await.unwrap();
+    assert_eq!(ivy.password_set_at, Some(t(3)));
+    assert_eq!(
+        s.get_password_hash(ivy.id).await.unwrap(),
+        new.password_hash
+    );
+
+    // A new password dates from the update.
+    let set = UserUpdate {
+        password_hash: Some(Some("$argon2id$second".into())),
+        ..Default::default()
+    };
+    let ivy = s.update_user(ivy.id, &set, t(5), Off).await.unwrap();
+    assert_eq!(ivy.password_set_at, Some(t(5)));
+    assert_eq!(
+        s.get_password_hash(ivy.id).await.unwrap().as_deref(),
+        Some("$argon2id$second")
+    );
+    let jack = s.update_user(jack.id, &set, t(6), Off).await.unwrap();
+    assert_eq!(jack.password_set_at, Some(t(6)));
+
+    // Some(None) removes the password and its date.
+    let remove = UserUpdate {
+        password_hash: Some(None),
+        ..Default::default()
+    };
+    let ivy = s.update_user(ivy.id, &remove, t(7), Off).await.unwrap();
+    assert_eq!(ivy.password_set_at, None);
+    assert_eq!(s.get_password_hash(ivy.id).await.unwrap(), None);
+    let (found, hash) = s.find_user_by_identifier("ivy").await.unwrap().unwrap();
+    assert_eq!((found, hash), (ivy.clone(), None));
+
+    // Phone: set, kept, cleared.
+    let phone = |p: Option<Option<&str>>| UserUpdate {
+        phone: p.map(|p| p.map(str::to_owned)),
+        ..Default::default()
+    };
+    let ivy = s
+        .update_user(ivy.id, &phone(Some(Some("+33612345678"))), t(8), Off)
+        .await
+        .unwrap();
+    assert_eq!(ivy.phone.as_deref(), Some("+33612345678"));
+    let ivy = s
+        .update_user(ivy.id, &phone(None), t(9), Off)
+        .await
+        .unwrap();
+    assert_eq!(ivy.phone.as_deref(), Some("+33612345678"));
+    assert_eq!(s.get_user(ivy.id).await.unwrap(), ivy);
+    let ivy = s
+        .update_user(ivy.id, &phone(Some(None)), t(10), Off)
+        .await
+        .unwrap();
+    assert_eq!(ivy.phone, None);
+    assert_eq!(ivy.password_set_at, None, "untouched by other changes");
 }

@@ -1,0 +1,169 @@
+//! Typed reading of a Pangea request body: every read is checked against the
+//! expected JSON type, every problem becomes a `ValidationError` entry with a
+//! JSON-pointer source, and keys nobody read are `UnexpectedProperty`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::envelope::{Failure, FieldError};
+
+/// A request body being read.
+pub struct Body {
+    map: Map<String, Value>,
+    read: BTreeSet<String>,
+    errors: Vec<FieldError>,
+}
+
+fn kind_code(expected: &str) -> &'static str {
+    match expected {
+        "string" => "InvalidString",
+        "integer" => "InvalidInteger",
+        "boolean" => "InvalidBool",
+        "array" => "InvalidArray",
+        _ => "InvalidObject",
+    }
+}
+
+impl Body {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Self {
+            map,
+            read: BTreeSet::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records a problem.
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        source: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
+        self.errors.push(FieldError::new(code, source, detail));
+    }
+
+    fn take(&mut self, key: &str, required: bool) -> Option<Value> {
+        self.read.insert(key.to_owned());
+        match self.map.get(key) {
+            None => {
+                if required {
+                    self.error(
+                        "FieldRequired",
+                        format!("/{key}"),
+                        format!("'{key}' is a required property"),
+                    );
+                }
+                None
+            }
+            Some(v) => Some(v.clone()),
+        }
+    }
+
+    fn typed<T>(
+        &mut self,
+        key: &str,
+        required: bool,
+        expected: &str,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Option<T> {
+        let v = self.take(key, required)?;
+        if v.is_null() && !required {
+            return None;
+        }
+        match f(&v) {
+            Some(t) => Some(t),
+            None => {
+                self.error(
+                    kind_code(expected),
+                    format!("/{key}"),
+                    format!("'{key}' must be a {expected}"),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn string(&mut self, key: &str) -> Option<String> {
+        self.typed(key, false, "string", |v| v.as_str().map(str::to_owned))
+    }
+    pub fn req_string(&mut self, key: &str) -> Option<String> {
+        self.typed(key, true, "string", |v| v.as_str().map(str::to_owned))
+    }
+    pub fn boolean(&mut self, key: &str) -> Option<bool> {
+        self.typed(key, false, "boolean", Value::as_bool)
+    }
+    pub fn integer(&mut self, key: &str) -> Option<i64> {
+        self.typed(key, false, "integer", Value::as_i64)
+    }
+    pub fn object(&mut self, key: &str, required: bool) -> Option<Map<String, Value>> {
+        self.typed(key, required, "object", |v| v.as_object().cloned())
+    }
+    pub fn array(&mut self, key: &str, required: bool) -> Option<Vec<Value>> {
+        self.typed(key, required, "array", |v| v.as_array().cloned())
+    }
+
+    /// Checks a string against a pattern predicate.
+    pub fn pattern(&mut self, key: &str, value: &Option<String>, ok: impl Fn(&str) -> bool) {
+        if let Some(v) = value {
+            if !ok(v) {
+                self.error(
+                    "DoesNotMatchPattern",
+                    format!("/{key}"),
+                    format!("'{key}' does not match the expected pattern"),
+                );
+            }
+        }
+    }
+
+    /// Ends reading: unread keys (but `config_id`) are unexpected.
+    pub fn finish(mut self) -> Result<(), Failure> {
+        let unknown: Vec<String> = self
+            .map
+            .keys()
+            .filter(|k| !self.read.contains(*k) && k.as_str() != "config_id")
+            .cloned()
+            .collect();
+        for k in unknown {
+            self.error(
+                "UnexpectedProperty",
+                format!("/{k}"),
+                format!("'{k}' is not an allowed property"),
+            );
+        }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Validation(self.errors))
+        }
+    }
+
+    /// Errors so far, without ending.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// A map of string → string (profiles, attributes); other value types are
+/// `InvalidString` at `/<key>/<name>`.
+pub fn string_map(
+    body: &mut Body,
+    key: &str,
+    value: Map<String, Value>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in value {
+        match v {
+            Value::String(s) => {
+                out.insert(k, s);
+            }
+            _ => body.error(
+                "InvalidString",
+                format!("/{key}/{k}"),
+                format!("'{k}' must be a string"),
+            ),
+        }
+    }
+    out
+}

@@ -1,0 +1,103 @@
+//! `/v2/client/*` (client token): token check and password change (spec §5.2,
+//! §7.1). The acting user comes from the body's `token`, never the Bearer.
+
+use aegis_core::service::TokenKind;
+use aegis_core::{AuthFailure, Error};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::envelope::{time, Failure};
+use super::users::finish;
+use super::{ids, run, Access, Call};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token_check))
+        .routes(routes!(password_change))
+}
+
+/// A token in the body that does not (or no longer) work.
+fn body_token(e: Error) -> Failure {
+    match e {
+        Error::Unauthenticated(AuthFailure::Expired) => Failure::status(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "The token has expired",
+        ),
+        Error::Unauthenticated(_) => Failure::status(
+            StatusCode::BAD_REQUEST,
+            "InvalidToken",
+            "The token is not valid",
+        ),
+        e => e.into(),
+    }
+}
+
+/// Describe a token — spec §7.1.
+#[utoipa::path(post, path = "/v2/client/token/check", tag = "pangea", responses((status = 200, description = "Token found")))]
+async fn token_check(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let token = call.body.req_string("token");
+        let call = finish(call)?;
+        let info = call
+            .state
+            .aegis
+            .inspect_token(&token.unwrap_or_default())
+            .await
+            .map_err(body_token)?;
+        let kind = match info.kind {
+            TokenKind::Access => "user",
+            TokenKind::Refresh => "session",
+            TokenKind::Api => "service",
+        };
+        let life = (info.expires_at - info.created_at).num_seconds().max(1);
+        Ok((
+            "Token is valid".into(),
+            json!({
+                "id": ids::encode(ids::TOKEN, info.id),
+                "type": kind,
+                "life": life,
+                "expire": time(info.expires_at),
+                "enabled": true,
+                "identity": ids::encode(ids::USER, info.user.id),
+                "email": info.user.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
+                "profile": info.user.profile,
+                "created_at": time(info.created_at),
+            }),
+        ))
+    })
+    .await
+}
+
+/// Change one's password with the old one — spec §5.2.
+#[utoipa::path(post, path = "/v2/client/password/change", tag = "pangea", responses((status = 200, description = "Password changed")))]
+async fn password_change(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let token = call.body.req_string("token");
+        let old = call.body.req_string("old_password");
+        let new = call.body.req_string("new_password");
+        let call = finish(call)?;
+        let aegis = &call.state.aegis;
+        let owner = aegis
+            .authenticate(&token.unwrap_or_default())
+            .await
+            .map_err(body_token)?;
+        aegis
+            .change_password(&owner, &old.unwrap_or_default(), &new.unwrap_or_default())
+            .await
+            .map_err(|e| match e {
+                Error::InvalidField { reason, .. } => {
+                    Failure::field("BadFormat", "/new_password", reason)
+                }
+                Error::Forbidden => body_token(Error::Unauthenticated(AuthFailure::Malformed)),
+                e => e.into(),
+            })?;
+        Ok(("Password changed".into(), json!({})))
+    })
+    .await
+}

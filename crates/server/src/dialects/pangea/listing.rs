@@ -1,0 +1,309 @@
+//! `user/list` requests (spec §3.8, §4.3): filter operators, order, size and the
+//! opaque keyset cursor `last`, which binds the filter and order it was made for.
+
+use aegis_core::identity::fold;
+use aegis_core::query::{After, Condition, Order, UserField, UserOrder, UserQuery, Value as Q};
+use aegis_core::User;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::body::Body;
+use super::ids;
+
+/// Default and largest page sizes.
+const DEFAULT_SIZE: u32 = 20;
+const MAX_SIZE: u32 = 1000;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Time,
+    Int,
+    Bool,
+    Id,
+    /// Accepted, matches only absence (aegis never has it).
+    Absent,
+}
+
+fn field(name: &str) -> Option<(Option<UserField>, Kind)> {
+    Some(match name {
+        "id" => (Some(UserField::Id), Kind::Id),
+        "email" => (Some(UserField::Email), Kind::Text),
+        "username" => (Some(UserField::Username), Kind::Text),
+        "created_at" => (Some(UserField::CreatedAt), Kind::Time),
+        "last_login_at" => (Some(UserField::LastLoginAt), Kind::Time),
+        "last_login_ip" => (Some(UserField::LastLoginIp), Kind::Text),
+        "login_count" => (Some(UserField::LoginCount), Kind::Int),
+        "disabled" => (Some(UserField::Disabled), Kind::Bool),
+        "verified" => (Some(UserField::Verified), Kind::Bool),
+        "accepted_eula_id"
+        | "accepted_privacy_policy_id"
+        | "last_login_city"
+        | "last_login_country" => (None, Kind::Absent),
+        _ => return None,
+    })
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// One filter value of the field's kind; `Ok(None)` for an id that is well
+/// formed but not ours (it can match nothing).
+fn value(kind: Kind, v: &Value) -> Result<Option<Q>, &'static str> {
+    match kind {
+        Kind::Text => v
+            .as_str()
+            .map(|s| Some(Q::Text(fold(s))))
+            .ok_or("InvalidString"),
+        Kind::Time => v.as_str().ok_or("InvalidString").and_then(|s| {
+            parse_time(s)
+                .map(|t| Some(Q::Time(t)))
+                .ok_or("BadFormatDateTime")
+        }),
+        Kind::Int => v.as_i64().map(|n| Some(Q::Int(n))).ok_or("InvalidInteger"),
+        Kind::Bool => v.as_bool().map(|b| Some(Q::Bool(b))).ok_or("InvalidBool"),
+        Kind::Id => {
+            let s = v.as_str().ok_or("InvalidString")?;
+            match ids::decode(ids::USER, s) {
+                Ok(id) => Ok(Some(Q::Id(id))),
+                Err(ids::IdError::Foreign) => Ok(None),
+                Err(ids::IdError::Pattern) => Err("DoesNotMatchPattern"),
+            }
+        }
+        Kind::Absent => Ok(None),
+    }
+}
+
+fn parse_filter(body: &mut Body, filter: &Map<String, Value>) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for (key, v) in filter {
+        let src = format!("/filter/{key}");
+        if key == "require_mfa" {
+            match v.as_bool() {
+                Some(true) => out.push(Condition::Never), // no second factors yet
+                Some(false) => {}
+                None => body.error("InvalidBool", src, "'require_mfa' must be a boolean"),
+            }
+            continue;
+        }
+        if key == "scopes" {
+            match v.as_array() {
+                Some(a) if !a.is_empty() => out.push(Condition::Never),
+                Some(_) => {}
+                None => body.error("InvalidArray", src, "'scopes' must be an array"),
+            }
+            continue;
+        }
+        let (name, op) = match key.rsplit_once("__") {
+            Some((n, op)) => (n, Some(op)),
+            None => (key.as_str(), None),
+        };
+        let Some((f, kind)) = field(name) else {
+            body.error(
+                "UnexpectedProperty",
+                src,
+                format!("'{key}' is not a filter"),
+            );
+            continue;
+        };
+        let ordered = matches!(kind, Kind::Time | Kind::Int);
+        let textual = matches!(kind, Kind::Text | Kind::Id | Kind::Absent);
+        let one = |body: &mut Body, v: &Value| match value(kind, v) {
+            Ok(q) => Some(q),
+            Err(code) => {
+                body.error(code, src.clone(), format!("bad value for '{key}'"));
+                None
+            }
+        };
+        let cond = match op {
+            None if !matches!(kind, Kind::Absent) || v.is_string() => match one(body, v) {
+                Some(Some(q)) => f.map(|f| Condition::Eq(f, q)),
+                Some(None) => Some(Condition::Never),
+                None => None,
+            },
+            Some("in") | Some("contains") if textual || op == Some("in") => {
+                let Some(items) = v.as_array() else {
+                    body.error("InvalidArray", src, format!("'{key}' must be an array"));
+                    continue;
+                };
+                let mut vals = Vec::new();
+                for it in items {
+                    if let Some(q) = one(body, it) {
+                        vals.extend(q);
+                    }
+                }
+                match (op, f, kind) {
+                    (_, None, _) => Some(Condition::Never),
+                    (Some("contains"), Some(f), Kind::Text) => Some(Condition::Contains(
+                        f,
+                        vals.into_iter()
+                            .filter_map(|q| if let Q::Text(s) = q { Some(s) } else { None })
+                            .collect(),
+                    )),
+                    (Some("contains"), _, _) => Some(Condition::Never),
+                    (_, Some(f), _) if vals.is_empty() => {
+                        let _ = f;
+                        Some(Condition::Never)
+                    }
+                    (_, Some(f), _) => Some(Condition::In(f, vals)),
+                }
+            }
+            Some(o @ ("gt" | "gte" | "lt" | "lte")) if ordered => match (one(body, v), f) {
+                (Some(Some(q)), Some(f)) => Some(match o {
+                    "gt" => Condition::Gt(f, q),
+                    "gte" => Condition::Gte(f, q),
+                    "lt" => Condition::Lt(f, q),
+                    _ => Condition::Lte(f, q),
+                }),
+                _ => None,
+            },
+            _ => {
+                body.error(
+                    "UnexpectedProperty",
+                    src,
+                    format!("'{key}' is not a filter"),
+                );
+                None
+            }
+        };
+        out.extend(cond);
+    }
+    out
+}
+
+fn order_by(name: &str) -> Option<UserOrder> {
+    Some(match name {
+        "id" => UserOrder::Id,
+        "created_at" | "active_token_id" | "accepted_eula_id" | "accepted_privacy_policy_id" => {
+            UserOrder::CreatedAt
+        }
+        "last_login_at" => UserOrder::LastLoginAt,
+        "last_login_ip" => UserOrder::LastLoginIp,
+        "login_count" => UserOrder::LoginCount,
+        "email" => UserOrder::Email,
+        _ => return None,
+    })
+}
+
+/// Reads `filter`, `order`, `order_by`, `size` and `last`; problems are recorded
+/// in `body`. Returns the query and the binding a cursor must carry.
+pub fn parse_user_query(body: &mut Body) -> (UserQuery, String) {
+    let filter = body.object("filter", false).unwrap_or_default();
+    let conditions = parse_filter(body, &filter);
+    let order_name = body.string("order");
+    let order = match order_name.as_deref() {
+        None | Some("asc") => Order::Asc,
+        Some("desc") => Order::Desc,
+        Some(_) => {
+            body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
+            Order::Asc
+        }
+    };
+    let by_name = body.string("order_by");
+    let by = match by_name.as_deref() {
+        None => UserOrder::CreatedAt,
+        Some(n) => order_by(n).unwrap_or_else(|| {
+            body.error(
+                "NotEnumMember",
+                "/order_by",
+                "'order_by' is not a sortable field",
+            );
+            UserOrder::CreatedAt
+        }),
+    };
+    let size = match body.integer("size") {
+        None => DEFAULT_SIZE,
+        Some(n) if n < 1 => {
+            body.error("NotWithinRange", "/size", "'size' must be at least 1");
+            DEFAULT_SIZE
+        }
+        Some(n) => n.min(MAX_SIZE as i64) as u32,
+    };
+    let binding = {
+        let canon = json!({"f": filter, "o": order_name, "b": format!("{by:?}")}).to_string();
+        let d = Sha256::digest(canon.as_bytes());
+        d[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let after = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
+        let parsed = decode_cursor(&c, &binding);
+        if parsed.is_none() {
+            body.error(
+                "BadFormat",
+                "/last",
+                "'last' is not a cursor of this listing",
+            );
+        }
+        parsed
+    });
+    let query = UserQuery {
+        conditions,
+        order_by: by,
+        order,
+        size,
+        after,
+    };
+    (query, binding)
+}
+
+fn key_json(k: &Option<Q>) -> Value {
+    match k {
+        None => Value::Null,
+        Some(Q::Text(s)) => json!({"s": s}),
+        Some(Q::Int(n)) => json!({"n": n}),
+        Some(Q::Bool(b)) => json!({"b": b}),
+        Some(Q::Time(t)) => json!({"t": t.timestamp_micros()}),
+        Some(Q::Id(id)) => json!({"u": id}),
+    }
+}
+
+fn key_from(v: &Value) -> Option<Option<Q>> {
+    if v.is_null() {
+        return Some(None);
+    }
+    let o = v.as_object()?;
+    let (k, v) = o.iter().next()?;
+    Some(Some(match k.as_str() {
+        "s" => Q::Text(v.as_str()?.to_owned()),
+        "n" => Q::Int(v.as_i64()?),
+        "b" => Q::Bool(v.as_bool()?),
+        "t" => Q::Time(Utc.timestamp_micros(v.as_i64()?).single()?),
+        "u" => Q::Id(Uuid::parse_str(v.as_str()?).ok()?),
+        _ => return None,
+    }))
+}
+
+fn decode_cursor(text: &str, binding: &str) -> Option<After> {
+    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let v: Value = serde_json::from_slice(&raw).ok()?;
+    if v.get("h")?.as_str()? != binding {
+        return None;
+    }
+    Some(After {
+        key: key_from(v.get("k")?)?,
+        id: Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
+    })
+}
+
+/// The cursor continuing after `last` in `query`'s order.
+pub fn cursor_after(binding: &str, query: &UserQuery, last: &User) -> String {
+    let key = match query.order_by {
+        UserOrder::Id => Some(Q::Id(last.id)),
+        UserOrder::CreatedAt => Some(Q::Time(last.created_at)),
+        UserOrder::LastLoginAt => last.last_login_at.map(Q::Time),
+        UserOrder::LastLoginIp => last.last_login_ip.clone().map(Q::Text),
+        UserOrder::LoginCount => Some(Q::Int(last.login_count)),
+        UserOrder::Email => last.email.as_ref().map(|e| Q::Text(e.as_str().to_owned())),
+    };
+    let v = json!({"h": binding, "k": key_json(&key), "i": last.id});
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
