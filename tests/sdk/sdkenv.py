@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import logging
 import os
 import re
 import uuid
@@ -28,6 +29,10 @@ from pangea import exceptions as pe
 from pangea.response import PangeaResponseResult
 from pangea.services import AuthN
 from pangea.services.authn import models as m
+
+# The SDK logs every API error on the "pangea" logger; the tests check errors themselves.
+logging.getLogger("pangea").addHandler(logging.NullHandler())
+logging.getLogger("pangea").propagate = False
 
 URL = os.environ.get("AEGIS_URL", "http://127.0.0.1:8080").rstrip("/")
 ADMIN_TOKEN = os.environ.get("AEGIS_ADMIN_TOKEN", "")

@@ -21,6 +21,9 @@ import unittest
 
 import pydantic
 import requests
+import socket
+import time
+import urllib.parse
 
 from sdkenv import (
     ACCOUNT_FAILURES,
@@ -878,6 +881,52 @@ class ErrorTests(Base):
     def test_unknown_route(self):
         with self.assertStatus("NotFound", pe.NotFound):
             self.admin.request.post("v2/user/nope", PangeaResponseResult, data={})
+
+    def test_keepalive_survives_early_errors(self):
+        """Python's http.client (under requests, under the SDK) sends the headers and
+        the body in two send() calls. An answer given before the body is read
+        (401, 403, unknown route) must not leave the pooled connection dead: the
+        SDK's next POST on it would fail with RemoteDisconnected (POSTs are not
+        retried). Made deterministic here with a raw socket and a delayed body."""
+        host, port = urllib.parse.urlsplit(URL).hostname, urllib.parse.urlsplit(URL).port
+        body = b'{"email": "keepalive@sdk.example.com", "profile": {}}'
+
+        def head(path: str, token: str, n: int) -> bytes:
+            return (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {n}\r\n\r\n").encode()
+
+        def read_response(f) -> str:
+            status = f.readline().decode().strip()
+            length = 0
+            while (line := f.readline()) not in (b"\r\n", b""):
+                k, _, v = line.decode().partition(":")
+                if k.strip().lower() == "content-length":
+                    length = int(v)
+            f.read(length)
+            return status
+
+        cases = {
+            "403 (view token on a write)": ("/v2/user/create", VIEW_TOKEN),
+            "401 (bad token)": ("/v2/user/create", "pts_" + "z" * 32),
+            "404 (unknown route)": ("/v2/user/nope", ADMIN_TOKEN),
+            "400 (validation, for reference)": ("/v2/user/create", ADMIN_TOKEN),
+        }
+        for label, (path, token) in cases.items():
+            with self.subTest(label), socket.create_connection((host, port), timeout=5) as sock:
+                f = sock.makefile("rb")
+                sock.sendall(head(path, token, len(body if "400" not in label else b"{}")))
+                time.sleep(0.05)
+                sock.sendall(body if "400" not in label else b"{}")
+                first = read_response(f)
+                self.assertNotIn(" 200 ", first)
+                try:
+                    sock.sendall(head("/v2/user/list", ADMIN_TOKEN, 2) + b"{}")
+                    second = read_response(f)
+                except OSError as e:
+                    second = f"<{e}>"
+                self.assertTrue(second.startswith("HTTP/1.1 200"),
+                                f"after {first!r} (sent before the body was read) the server dropped the "
+                                f"keep-alive connection without 'Connection: close'; next request got {second or '<EOF>'!r}")
 
     def test_non_post_and_bad_json_get_envelopes(self):
         # raw HTTP (spec §1.3): every /v2 answer is an envelope, whatever went wrong

@@ -116,7 +116,199 @@ both!(
     groups_and_memberships,
     user_listing,
     client_endpoints,
+    sessions,
 );
+
+async fn sessions(srv: Srv) {
+    let admin = service_token(&srv, "admin@example.com", Role::Admin).await;
+    srv.user("ora@example.com", Role::User).await;
+    srv.user("pia@example.com", Role::User).await;
+    let pair: Value = srv
+        .post(
+            "/auth",
+            json!({"username": "ora@example.com", "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    // Refresh through Pangea: a rotated pair of login-token objects.
+    let r = v2(
+        &srv,
+        "/v2/client/session/refresh",
+        &admin,
+        json!({"refresh_token": pair["refresh_token"], "user_token": access}),
+    )
+    .await;
+    let res = ok(&r).clone();
+    for k in ["active_token", "refresh_token"] {
+        let t = &res[k];
+        for f in [
+            "token",
+            "id",
+            "type",
+            "life",
+            "expire",
+            "identity",
+            "email",
+            "profile",
+            "created_at",
+        ] {
+            assert!(t.get(f).is_some(), "{k}.{f}: {t}");
+        }
+    }
+    assert_eq!(
+        (
+            res["active_token"]["type"].as_str(),
+            res["refresh_token"]["type"].as_str()
+        ),
+        (Some("user"), Some("session"))
+    );
+    let session_id = res["refresh_token"]["id"].as_str().unwrap().to_owned();
+    let new_access = res["active_token"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        srv.call("GET", "/me", Some(&new_access), None).await.status,
+        200
+    );
+    // The old refresh token is spent: reuse revokes the session.
+    status(
+        &v2(
+            &srv,
+            "/v2/client/session/refresh",
+            &admin,
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await,
+        400,
+        "CantRefreshToken",
+    );
+    assert_eq!(
+        srv.call("GET", "/me", Some(&new_access), None).await.status,
+        401
+    );
+    // Client logout ends the token's session on every dialect.
+    let t = srv.argon_login("ora@example.com").await;
+    ok(&v2(
+        &srv,
+        "/v2/client/session/logout",
+        &admin,
+        json!({"token": t}),
+    )
+    .await);
+    assert_eq!(
+        srv.call("GET", "/api/auth/state", Some(&t), None)
+            .await
+            .status,
+        401
+    );
+    status(
+        &v2(
+            &srv,
+            "/v2/client/session/logout",
+            &admin,
+            json!({"token": t}),
+        )
+        .await,
+        400,
+        "InvalidToken",
+    );
+    // Invalidate: a client may end only its own user's sessions.
+    let ora: Value = srv
+        .post(
+            "/auth",
+            json!({"username": "ora@example.com", "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pia = srv.argon_login("pia@example.com").await;
+    let r = v2(
+        &srv,
+        "/v2/client/token/check",
+        &admin,
+        json!({"token": ora["refresh_token"]}),
+    )
+    .await;
+    let ora_sid = ok(&r)["id"].as_str().unwrap().to_owned();
+    status(
+        &v2(
+            &srv,
+            "/v2/client/session/invalidate",
+            &admin,
+            json!({"token": pia, "session_id": ora_sid}),
+        )
+        .await,
+        404,
+        "NotFound",
+    );
+    ok(&v2(
+        &srv,
+        "/v2/client/session/invalidate",
+        &admin,
+        json!({"token": ora["access_token"], "session_id": ora_sid}),
+    )
+    .await);
+    assert_eq!(
+        srv.call(
+            "GET",
+            "/me",
+            Some(ora["access_token"].as_str().unwrap()),
+            None
+        )
+        .await
+        .status,
+        401
+    );
+    status(
+        &v2(
+            &srv,
+            "/v2/session/invalidate",
+            &admin,
+            json!({"session_id": session_id}),
+        )
+        .await,
+        404,
+        "NotFound",
+    );
+    invalid(
+        &v2(
+            &srv,
+            "/v2/session/invalidate",
+            &admin,
+            json!({"session_id": "x"}),
+        )
+        .await,
+        "DoesNotMatchPattern",
+        "/session_id",
+    );
+    // Admin: end one session, or all of a user's.
+    let p2 = srv.argon_login("pia@example.com").await;
+    let r = v2(&srv, "/v2/client/token/check", &admin, json!({"token": p2})).await;
+    let pia_id = ok(&r)["identity"].as_str().unwrap().to_owned();
+    ok(&v2(
+        &srv,
+        "/v2/session/logout",
+        &admin,
+        json!({"user_id": pia_id}),
+    )
+    .await);
+    assert_eq!(srv.call("GET", "/me", Some(&pia), None).await.status, 401);
+    assert_eq!(srv.call("GET", "/me", Some(&p2), None).await.status, 401);
+    let view = service_token(&srv, "viewer@example.com", Role::View).await;
+    status(
+        &v2(
+            &srv,
+            "/v2/session/logout",
+            &view,
+            json!({"user_id": pia_id}),
+        )
+        .await,
+        403,
+        "Forbidden",
+    );
+}
 
 async fn envelope_and_user_create(srv: Srv) {
     let admin = service_token(&srv, "admin@example.com", Role::Admin).await;

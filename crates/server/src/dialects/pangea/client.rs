@@ -1,41 +1,23 @@
 //! `/v2/client/*` (client token): token check and password change (spec §5.2,
 //! §7.1). The acting user comes from the body's `token`, never the Bearer.
 
-use aegis_core::service::TokenKind;
 use aegis_core::{AuthFailure, Error};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::envelope::{time, Failure};
+use super::envelope::Failure;
+use super::sessions::{body_token, token_object};
 use super::users::finish;
-use super::{ids, run, Access, Call};
+use super::{run, Access, Call};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(token_check))
         .routes(routes!(password_change))
-}
-
-/// A token in the body that does not (or no longer) work.
-fn body_token(e: Error) -> Failure {
-    match e {
-        Error::Unauthenticated(AuthFailure::Expired) => Failure::status(
-            StatusCode::BAD_REQUEST,
-            "ExpiredToken",
-            "The token has expired",
-        ),
-        Error::Unauthenticated(_) => Failure::status(
-            StatusCode::BAD_REQUEST,
-            "InvalidToken",
-            "The token is not valid",
-        ),
-        e => e.into(),
-    }
 }
 
 /// Describe a token — spec §7.1.
@@ -50,26 +32,7 @@ async fn token_check(State(s): State<AppState>, req: Request) -> Response {
             .inspect_token(&token.unwrap_or_default())
             .await
             .map_err(body_token)?;
-        let kind = match info.kind {
-            TokenKind::Access => "user",
-            TokenKind::Refresh => "session",
-            TokenKind::Api => "service",
-        };
-        let life = (info.expires_at - info.created_at).num_seconds().max(1);
-        Ok((
-            "Token is valid".into(),
-            json!({
-                "id": ids::encode(ids::TOKEN, info.id),
-                "type": kind,
-                "life": life,
-                "expire": time(info.expires_at),
-                "enabled": true,
-                "identity": ids::encode(ids::USER, info.user.id),
-                "email": info.user.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
-                "profile": info.user.profile,
-                "created_at": time(info.created_at),
-            }),
-        ))
+        Ok(("Token is valid".into(), token_object(&info, None)))
     })
     .await
 }

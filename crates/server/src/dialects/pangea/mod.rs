@@ -8,6 +8,7 @@ mod envelope;
 mod groups;
 mod ids;
 mod listing;
+mod sessions;
 mod users;
 
 use std::future::Future;
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(groups::router())
         .merge(client::router())
+        .merge(sessions::router())
 }
 
 /// True for the paths this dialect owns (`/v2/…`).

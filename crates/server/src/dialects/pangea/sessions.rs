@@ -1,0 +1,197 @@
+//! Sessions (spec §7.2): refresh, logout and invalidation for clients (the
+//! user of the body's token) and for admins. Sessions are the core sessions of
+//! every dialect: ending one here ends it on all of them.
+
+use aegis_core::authz::Capability;
+use aegis_core::service::{TokenInfo, TokenKind};
+use aegis_core::{AuthFailure, Error};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::envelope::{time, Failure};
+use super::users::finish;
+use super::{ids, run, Access, Call};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(client_refresh))
+        .routes(routes!(client_logout))
+        .routes(routes!(client_invalidate))
+        .routes(routes!(admin_invalidate))
+        .routes(routes!(admin_logout))
+}
+
+/// The login-token object (`token` included when `secret` is given).
+pub fn token_object(info: &TokenInfo, secret: Option<&str>) -> Value {
+    let kind = match info.kind {
+        TokenKind::Access => "user",
+        TokenKind::Refresh => "session",
+        TokenKind::Api => "service",
+    };
+    let mut v = json!({
+        "id": ids::encode(ids::TOKEN, info.id),
+        "type": kind,
+        "life": (info.expires_at - info.created_at).num_seconds().max(1),
+        "expire": time(info.expires_at),
+        "enabled": true,
+        "identity": ids::encode(ids::USER, info.user.id),
+        "email": info.user.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
+        "profile": info.user.profile,
+        "created_at": time(info.created_at),
+    });
+    if let Some(s) = secret {
+        v["token"] = json!(s);
+    }
+    v
+}
+
+/// A token in the body that does not (or no longer) work.
+pub fn body_token(e: Error) -> Failure {
+    match e {
+        Error::Unauthenticated(AuthFailure::Expired) => Failure::status(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "The token has expired",
+        ),
+        Error::Unauthenticated(_) => Failure::status(
+            StatusCode::BAD_REQUEST,
+            "InvalidToken",
+            "The token is not valid",
+        ),
+        e => e.into(),
+    }
+}
+
+fn session_id(call: &mut Call) -> Option<String> {
+    let id = call.body.req_string("session_id");
+    call.body.pattern("session_id", &id, |s| {
+        !matches!(ids::decode(ids::TOKEN, s), Err(ids::IdError::Pattern))
+    });
+    id
+}
+
+fn decode_session(id: Option<String>) -> Result<uuid::Uuid, Failure> {
+    ids::decode(ids::TOKEN, id.as_deref().unwrap_or_default())
+        .map_err(|_| Failure::not_found("session"))
+}
+
+/// Rotate a refresh token: a new pair — spec §7.2 `client/session/refresh`.
+#[utoipa::path(post, path = "/v2/client/session/refresh", tag = "pangea", responses((status = 200, description = "Session refreshed")))]
+async fn client_refresh(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let refresh = call.body.req_string("refresh_token");
+        let user_token = call.body.string("user_token");
+        let call = finish(call)?;
+        let aegis = &call.state.aegis;
+        let pair = aegis
+            .refresh(&refresh.unwrap_or_default(), user_token.as_deref())
+            .await
+            .map_err(|e| match e {
+                Error::Unauthenticated(_) => Failure::status(
+                    StatusCode::BAD_REQUEST,
+                    "CantRefreshToken",
+                    "The refresh token cannot be used",
+                ),
+                e => e.into(),
+            })?;
+        let active = aegis.inspect_token(&pair.access_token).await?;
+        let refresh = aegis.inspect_token(&pair.refresh_token).await?;
+        Ok((
+            "Session refreshed".into(),
+            json!({
+                "active_token": token_object(&active, Some(&pair.access_token)),
+                "refresh_token": token_object(&refresh, Some(&pair.refresh_token)),
+            }),
+        ))
+    })
+    .await
+}
+
+/// End the session of the body's token — spec §7.2 `client/session/logout`.
+#[utoipa::path(post, path = "/v2/client/session/logout", tag = "pangea", responses((status = 200, description = "Session ended")))]
+async fn client_logout(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let token = call.body.req_string("token");
+        let call = finish(call)?;
+        let aegis = &call.state.aegis;
+        let owner = aegis
+            .authenticate(&token.unwrap_or_default())
+            .await
+            .map_err(body_token)?;
+        aegis.logout(&owner).await?;
+        Ok(("Session ended".into(), json!({})))
+    })
+    .await
+}
+
+/// End one of the token owner's sessions — spec §7.2 `client/session/invalidate`.
+#[utoipa::path(post, path = "/v2/client/session/invalidate", tag = "pangea", responses((status = 200, description = "Session invalidated")))]
+async fn client_invalidate(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let token = call.body.req_string("token");
+        let sid = session_id(&mut call);
+        let call = finish(call)?;
+        let aegis = &call.state.aegis;
+        let owner = aegis
+            .authenticate(&token.unwrap_or_default())
+            .await
+            .map_err(body_token)?;
+        let user = owner.user.id;
+        aegis
+            .invalidate_session(
+                &aegis_core::Actor::Principal(owner),
+                decode_session(sid)?,
+                Some(user),
+            )
+            .await?;
+        Ok(("Session invalidated".into(), json!({})))
+    })
+    .await
+}
+
+/// End any session — spec §7.2 `session/invalidate`.
+#[utoipa::path(post, path = "/v2/session/invalidate", tag = "pangea", responses((status = 200, description = "Session invalidated")))]
+async fn admin_invalidate(State(s): State<AppState>, req: Request) -> Response {
+    run(
+        s,
+        req,
+        Access::Service(Capability::Administer),
+        |mut call: Call| async move {
+            let sid = session_id(&mut call);
+            let call = finish(call)?;
+            call.state
+                .aegis
+                .invalidate_session(&call.actor(), decode_session(sid)?, None)
+                .await?;
+            Ok(("Session invalidated".into(), json!({})))
+        },
+    )
+    .await
+}
+
+/// End every session of a user — spec §7.2 `session/logout`.
+#[utoipa::path(post, path = "/v2/session/logout", tag = "pangea", responses((status = 200, description = "Sessions ended")))]
+async fn admin_logout(State(s): State<AppState>, req: Request) -> Response {
+    run(
+        s,
+        req,
+        Access::Service(Capability::Administer),
+        |mut call: Call| async move {
+            let user = call.body.req_string("user_id");
+            call.body.pattern("user_id", &user, |s| {
+                !matches!(ids::decode(ids::USER, s), Err(ids::IdError::Pattern))
+            });
+            let call = finish(call)?;
+            let user = ids::decode(ids::USER, user.as_deref().unwrap_or_default())
+                .map_err(|_| Failure::user_not_found())?;
+            call.state.aegis.logout_user(&call.actor(), user).await?;
+            Ok(("Sessions ended".into(), json!({})))
+        },
+    )
+    .await
+}
