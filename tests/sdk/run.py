@@ -60,7 +60,14 @@ def main() -> int:
     res = runner.run(suite)
     elapsed = time.monotonic() - started
 
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    # a test with failing subtests counts once
+    failing: list[str] = []
+    for t, _ in res.failures + res.errors:
+        name = getattr(t, "test_case", t).id().split(".", 1)[-1]
+        if name not in failing:
+            failing.append(name)
+    failing += [t.id().split(".", 1)[-1] for t in res.unexpectedSuccesses]
+    failed = len(failing)
     passed = res.testsRun - failed - len(res.skipped)
     parts = [f"{passed} passed"]
     if failed:
@@ -69,9 +76,7 @@ def main() -> int:
         parts.append(f"{len(res.skipped)} skipped")
     line = ", ".join(parts) + f" in {elapsed:.1f}s"
     if failed:
-        names = [t.id().split(".", 1)[-1] for t, _ in res.failures + res.errors]
-        names += [t.id().split(".", 1)[-1] for t in res.unexpectedSuccesses]
-        line += " — failing: " + " ".join(names)
+        line += " — failing: " + " ".join(failing)
     summary_file = os.environ.get("AEGIS_SDK_SUMMARY")
     if summary_file:
         with open(summary_file, "w", encoding="utf-8") as f:

@@ -97,12 +97,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 /// Maps `AEGIS_THROTTLE_IP_FAILURES` to `throttle.ip_failures` and so on.
 fn env_key(key: &str) -> String {
+    // figment hands over the variable's own case (ARGON2_MEMORY_KIB).
+    let key = key.to_ascii_lowercase();
     for section in ["throttle", "argon2", "aiohttp"] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }
     }
-    key.to_owned()
+    key
 }
 
 fn load_config(global: &Global) -> anyhow::Result<Config> {
@@ -285,5 +287,7 @@ mod tests {
         assert_eq!(env_key("throttle_ip_failures"), "throttle.ip_failures");
         assert_eq!(env_key("argon2_memory_kib"), "argon2.memory_kib");
         assert_eq!(env_key("public_url"), "public_url");
+        assert_eq!(env_key("ARGON2_MEMORY_KIB"), "argon2.memory_kib");
+        assert_eq!(env_key("THROTTLE_IP_FAILURES"), "throttle.ip_failures");
     }
 }

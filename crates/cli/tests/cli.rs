@@ -176,6 +176,15 @@ async fn cli_on_sqlite() {
     let data = dir.path().join("data");
     let db = format!("sqlite://{}", data.join("aegis.db").display());
     scenario(&data, &db).await;
+    // Nested settings from the environment take effect (cheap hashing here).
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    let (hash,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE username = 'admin@example.com'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(hash.contains("m=256,t=1"), "{hash}");
     let mode = std::fs::metadata(data.join("kek"))
         .unwrap()
         .permissions()

@@ -45,12 +45,38 @@ fn internal_error() -> Response {
         .into_response()
 }
 
-/// Refuses TRACE and adds the headers every response carries.
+/// Refuses TRACE, reads the request body (bounded) before any handler runs, and
+/// adds the headers every response carries.
+///
+/// Reading the body first means an early answer (401, 403, 404) never leaves
+/// unread bytes on a keep-alive connection, which would make hyper close it
+/// under a client that pools connections (the Pangea SDK does). A body over the
+/// limit gets the owning dialect's 413 at once.
 async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = if req.method() == Method::TRACE {
-        dialects::method_not_allowed(&state, &req)
+        dialects::status_response(&state, &req, StatusCode::METHOD_NOT_ALLOWED)
     } else {
-        next.run(req).await
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+            Ok(bytes) => {
+                next.run(Request::from_parts(parts, Body::from(bytes)))
+                    .await
+            }
+            Err(e) => {
+                let req = Request::from_parts(parts, Body::empty());
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                let status = if too_large {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                let mut res = dialects::status_response(&state, &req, status);
+                res.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                res
+            }
+        }
     };
     let h = res.headers_mut();
     h.insert(
@@ -69,10 +95,10 @@ async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 /// Unknown path: a 404 in the shape of the dialect owning the prefix.
 pub async fn not_found(State(state): State<AppState>, req: Request<Body>) -> Response {
-    dialects::not_found(&state, &req)
+    dialects::status_response(&state, &req, StatusCode::NOT_FOUND)
 }
 
 /// Known path, wrong method: a 405 in the dialect's shape.
 pub async fn method_not_allowed(State(state): State<AppState>, req: Request<Body>) -> Response {
-    dialects::method_not_allowed(&state, &req)
+    dialects::status_response(&state, &req, StatusCode::METHOD_NOT_ALLOWED)
 }

@@ -66,24 +66,22 @@ fn plain(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// A 404 in the owner's shape.
-pub fn not_found(state: &AppState, req: &Request) -> Response {
+/// A bare-status answer (404, 405, 413, 400) in the shape of the dialect owning
+/// the path.
+pub fn status_response(state: &AppState, req: &Request, status: StatusCode) -> Response {
     match owner(req.uri().path()) {
-        Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::NOT_FOUND),
-        Owner::Pegasys => pegasys::status_fail(StatusCode::NOT_FOUND),
-        Owner::Argon => argon::status_error(StatusCode::NOT_FOUND),
-        Owner::Pangea => pangea::status_envelope(state, StatusCode::NOT_FOUND),
-        Owner::Other => plain(StatusCode::NOT_FOUND, "Not found"),
-    }
-}
-
-/// A 405 in the owner's shape.
-pub fn method_not_allowed(state: &AppState, req: &Request) -> Response {
-    match owner(req.uri().path()) {
-        Owner::Aiohttp => aiohttp::status_problem(state, req, StatusCode::METHOD_NOT_ALLOWED),
-        Owner::Pegasys => pegasys::status_fail(StatusCode::METHOD_NOT_ALLOWED),
-        Owner::Argon => argon::status_error(StatusCode::METHOD_NOT_ALLOWED),
-        Owner::Pangea => pangea::status_envelope(state, StatusCode::METHOD_NOT_ALLOWED),
-        Owner::Other => plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+        Owner::Aiohttp => aiohttp::status_problem(state, req, status),
+        Owner::Pegasys => pegasys::status_fail(status),
+        Owner::Argon => argon::status_error(status),
+        Owner::Pangea => pangea::status_envelope(state, status),
+        Owner::Other => plain(
+            status,
+            match status {
+                StatusCode::NOT_FOUND => "Not found",
+                StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+                StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+                _ => "Bad request",
+            },
+        ),
     }
 }

@@ -156,3 +156,35 @@ async fn revocation_crosses_instances() {
         .await
         .unwrap();
 }
+
+/// An early answer (401 before the body is looked at) must not break a
+/// keep-alive connection whose body arrives late — clients pool connections.
+#[tokio::test]
+async fn early_errors_keep_the_connection_usable() {
+    crate::harness::run(crate::harness::Backend::Sqlite, |srv: Srv| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = srv.base.trim_start_matches("http://").to_owned();
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let body = r#"{"email":"a@b.c","profile":{}}"#;
+        for path in ["/v2/user/create", "/api/tokens/local", "/v2/nowhere"] {
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            s.write_all(body.as_bytes()).await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            assert!(text.starts_with("HTTP/1.1 401") || text.starts_with("HTTP/1.1 404"), "{text}");
+            assert!(!text.to_ascii_lowercase().contains("connection: close"), "{text}");
+        }
+        // The same connection still serves.
+        s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    })
+    .await;
+}

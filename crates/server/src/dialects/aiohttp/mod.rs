@@ -86,6 +86,7 @@ pub fn status_problem(state: &AppState, req: &Request, status: StatusCode) -> Re
     let detail = match status {
         StatusCode::NOT_FOUND => "The requested resource was not found.",
         StatusCode::METHOD_NOT_ALLOWED => "The method is not allowed for this resource.",
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.",
         _ => "The request could not be served.",
     };
     Problem {

@@ -64,7 +64,8 @@ pub fn status_error(status: StatusCode) -> Response {
     let message = match status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
-        _ => "Request failed",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+        _ => "Invalid request body",
     };
     ArgonError::new(status, message).into_response()
 }

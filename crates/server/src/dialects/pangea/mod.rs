@@ -50,7 +50,10 @@ pub fn status_envelope(state: &AppState, status: StatusCode) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => {
             Failure::status(status, "MethodNotAllowed", "Only POST is allowed")
         }
-        _ => Failure::status(status, "InternalError", "The request could not be served"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Failure::status(status, "PayloadTooLarge", "The request body is too large")
+        }
+        _ => Failure::field("InvalidObject", "/", "The request body could not be read"),
     };
     render_failure(f, now, now)
 }

@@ -51,7 +51,8 @@ pub fn status_fail(status: StatusCode) -> Response {
     let message = match status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
-        _ => "Request failed",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+        _ => "Request body could not be read",
     };
     Fail::new(status, message).into_response()
 }
