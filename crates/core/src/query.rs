@@ -86,6 +86,9 @@ pub struct UserQuery {
     /// Page size, 1..=1000.
     pub size: u32,
     pub after: Option<After>,
+    /// Do not count the matches (`Page::total` is then 0): later pages of a
+    /// listing reuse the count of its first page instead of paying for it again.
+    pub skip_total: bool,
 }
 
 /// One page of a listing.

@@ -79,6 +79,7 @@ fn queries() -> [(&'static str, UserQuery); 2] {
                 order: Order::Asc,
                 size: 20,
                 after: None,
+                skip_total: false,
             },
         ),
         (
@@ -89,6 +90,7 @@ fn queries() -> [(&'static str, UserQuery); 2] {
                 order: Order::Desc,
                 size: 100,
                 after: None,
+                skip_total: false,
             },
         ),
     ]

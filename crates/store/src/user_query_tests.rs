@@ -139,6 +139,7 @@ fn id_order_has_one_range() {
         conditions: vec![Condition::Never],
         after: Some(After { key: None, id }),
         size: 5,
+        skip_total: false,
     };
     let s = sql(Dialect::Postgres, &q);
     assert_eq!(

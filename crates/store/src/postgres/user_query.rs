@@ -83,11 +83,15 @@ async fn run(
         }
     }
     let started = Instant::now();
-    let total: i64 = sqlx::query_scalar_with(&sql.count.sql, arguments(&sql.count, None)?)
-        .persistent(false)
-        .fetch_one(&mut *tx)
-        .await
-        .db()?;
+    let total: i64 = if query.skip_total {
+        0
+    } else {
+        sqlx::query_scalar_with(&sql.count.sql, arguments(&sql.count, None)?)
+            .persistent(false)
+            .fetch_one(&mut *tx)
+            .await
+            .db()?
+    };
     if let Some(t) = timings {
         t.push(("count".to_owned(), started.elapsed()));
     }

@@ -21,6 +21,7 @@ fn query(conds: &[Condition], by: UserOrder, dir: Order, size: u32) -> UserQuery
         order: dir,
         size,
         after: None,
+        skip_total: false,
     }
 }
 
@@ -418,6 +419,14 @@ pub async fn page_and_total(store: Arc<dyn Store>) {
     let second = s.query_users(&q).await.unwrap();
     assert_eq!(second.items, verified[4..8]);
     assert_eq!(second.total, verified.len() as u64);
+    // Without the count: the same page, no total.
+    q.skip_total = true;
+    let uncounted = s.query_users(&q).await.unwrap();
+    assert_eq!(
+        (uncounted.items, uncounted.total),
+        (verified[4..8].to_vec(), 0)
+    );
+    q.skip_total = false;
 
     // A page exactly as large as what is left has no `more`.
     q.size = u32::try_from(verified.len() - 4).unwrap();

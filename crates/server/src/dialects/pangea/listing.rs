@@ -192,9 +192,18 @@ fn order_by(name: &str) -> Option<UserOrder> {
     })
 }
 
+/// A parsed listing request.
+pub struct Listing {
+    pub query: UserQuery,
+    /// What a cursor of this listing must carry (hash of filter and order).
+    pub binding: String,
+    /// The total counted for the first page, carried by the cursor.
+    pub total: Option<u64>,
+}
+
 /// Reads `filter`, `order`, `order_by`, `size` and `last`; problems are recorded
-/// in `body`. Returns the query and the binding a cursor must carry.
-pub fn parse_user_query(body: &mut Body) -> (UserQuery, String) {
+/// in `body`.
+pub fn parse_user_query(body: &mut Body) -> Listing {
     let filter = body.object("filter", false).unwrap_or_default();
     let conditions = parse_filter(body, &filter);
     let order_name = body.string("order");
@@ -234,7 +243,7 @@ pub fn parse_user_query(body: &mut Body) -> (UserQuery, String) {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let after = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
+    let cursor = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
         let parsed = decode_cursor(&c, &binding);
         if parsed.is_none() {
             body.error(
@@ -245,14 +254,23 @@ pub fn parse_user_query(body: &mut Body) -> (UserQuery, String) {
         }
         parsed
     });
+    let (after, total) = match cursor {
+        Some((a, t)) => (Some(a), Some(t)),
+        None => (None, None),
+    };
     let query = UserQuery {
         conditions,
         order_by: by,
         order,
         size,
         after,
+        skip_total: total.is_some(),
     };
-    (query, binding)
+    Listing {
+        query,
+        binding,
+        total,
+    }
 }
 
 fn key_json(k: &Option<Q>) -> Value {
@@ -282,20 +300,23 @@ fn key_from(v: &Value) -> Option<Option<Q>> {
     }))
 }
 
-fn decode_cursor(text: &str, binding: &str) -> Option<After> {
+fn decode_cursor(text: &str, binding: &str) -> Option<(After, u64)> {
     let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
     let v: Value = serde_json::from_slice(&raw).ok()?;
     if v.get("h")?.as_str()? != binding {
         return None;
     }
-    Some(After {
+    let after = After {
         key: key_from(v.get("k")?)?,
         id: Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
-    })
+    };
+    Some((after, v.get("c")?.as_u64()?))
 }
 
-/// The cursor continuing after `last` in `query`'s order.
-pub fn cursor_after(binding: &str, query: &UserQuery, last: &User) -> String {
+/// The cursor continuing after `last` in the listing's order; it carries the
+/// listing's total so later pages need not count again.
+pub fn cursor_after(listing: &Listing, total: u64, last: &User) -> String {
+    let query = &listing.query;
     let key = match query.order_by {
         UserOrder::Id => Some(Q::Id(last.id)),
         UserOrder::CreatedAt => Some(Q::Time(last.created_at)),
@@ -304,6 +325,6 @@ pub fn cursor_after(binding: &str, query: &UserQuery, last: &User) -> String {
         UserOrder::LoginCount => Some(Q::Int(last.login_count)),
         UserOrder::Email => last.email.as_ref().map(|e| Q::Text(e.as_str().to_owned())),
     };
-    let v = json!({"h": binding, "k": key_json(&key), "i": last.id});
+    let v = json!({"h": listing.binding, "k": key_json(&key), "i": last.id, "c": total});
     URL_SAFE_NO_PAD.encode(v.to_string())
 }

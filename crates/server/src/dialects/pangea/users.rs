@@ -106,18 +106,23 @@ async fn user_list(State(s): State<AppState>, req: Request) -> Response {
         req,
         Access::Service(Capability::ReadDirectory),
         |mut call: Call| async move {
-            let (query, binding) = parse_user_query(&mut call.body);
+            let listing = parse_user_query(&mut call.body);
             let call = finish(call)?;
-            let page = call.state.aegis.query_users(&call.actor(), &query).await?;
+            let page = call
+                .state
+                .aegis
+                .query_users(&call.actor(), &listing.query)
+                .await?;
+            let total = listing.total.unwrap_or(page.total);
             let users: Vec<Value> = page.items.iter().map(user_info).collect();
-            let mut result = json!({"users": users, "count": page.total});
+            let mut result = json!({"users": users, "count": total});
             if page.more {
                 if let Some(last) = page.items.last() {
                     result["last"] =
-                        json!(super::listing::cursor_after(&binding, &query, &last.user));
+                        json!(super::listing::cursor_after(&listing, total, &last.user));
                 }
             }
-            let summary = format!("Listed {} of {} users", users.len(), page.total);
+            let summary = format!("Listed {} of {} users", users.len(), total);
             Ok((summary, result))
         },
     )
