@@ -323,6 +323,23 @@ impl Aegis {
         Ok(())
     }
 
+    /// Every group, by name (directory readers). Groups are few; listings
+    /// filter and order them in memory.
+    pub async fn all_groups(&self, actor: &Actor) -> Result<Vec<Group>> {
+        require(actor.role(), Capability::ReadDirectory)?;
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.list_groups(after, 1000).await?;
+            after = page.items.last().map(|g| (fold(&g.name), g.id));
+            let more = page.more;
+            out.extend(page.items);
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Groups by name, keyset-paginated (directory readers).
     pub async fn list_groups(
         &self,

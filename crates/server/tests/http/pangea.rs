@@ -1144,6 +1144,79 @@ async fn groups_and_memberships(srv: Srv) {
         .map(|g| g["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Team 0", "Team 1"]);
+    // Filters and every order.
+    let names = |r: &Reply| -> Vec<String> {
+        ok(r)["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = v2(
+        &srv,
+        "/v2/group/list",
+        &admin,
+        json!({"filter": {"name__contains": ["TEAM"]}, "order": "desc"}),
+    )
+    .await;
+    assert_eq!(names(&r), ["Team 2", "Team 1", "Team 0"]);
+    let r = v2(
+        &srv,
+        "/v2/group/list",
+        &admin,
+        json!({"filter": {"type": "team"}, "order_by": "created_at", "order": "desc", "size": 2}),
+    )
+    .await;
+    assert_eq!(
+        (names(&r), r.body["result"]["count"].as_u64()),
+        (vec!["Team 2".to_owned(), "Team 1".to_owned()], Some(4))
+    );
+    let next = r.body["result"]["last"].as_str().unwrap().to_owned();
+    let r = v2(&srv, "/v2/group/list", &admin, json!({"filter": {"type": "team"}, "order_by": "created_at", "order": "desc", "size": 2, "last": next})).await;
+    assert_eq!(names(&r), ["Team 0", "Admins"]);
+    assert!(r.body["result"].get("last").is_none());
+    let r = v2(
+        &srv,
+        "/v2/group/list",
+        &admin,
+        json!({"filter": {"id__in": [gid]}}),
+    )
+    .await;
+    assert_eq!(names(&r), ["Console Users"]);
+    invalid(
+        &v2(
+            &srv,
+            "/v2/group/list",
+            &admin,
+            json!({"filter": {"colour": "red"}}),
+        )
+        .await,
+        "UnexpectedProperty",
+        "/filter/colour",
+    );
+    invalid(
+        &v2(
+            &srv,
+            "/v2/group/list",
+            &admin,
+            json!({"order_by": "colour"}),
+        )
+        .await,
+        "NotEnumMember",
+        "/order_by",
+    );
+    invalid(
+        &v2(
+            &srv,
+            "/v2/group/list",
+            &admin,
+            json!({"filter": {"created_at__gt": "soon"}}),
+        )
+        .await,
+        "BadFormatDateTime",
+        "/filter/created_at__gt",
+    );
     // Deleting a group removes memberships.
     ok(&v2(&srv, "/v2/group/delete", &admin, json!({"id": gid})).await);
     status(

@@ -188,7 +188,7 @@ fn size_of(call: &mut Call) -> u32 {
     }
 }
 
-/// Groups by name — spec §7.4.
+/// Groups, filtered and ordered — spec §7.4.
 #[utoipa::path(post, path = "/v2/group/list", tag = "pangea", responses((status = 200, description = "groups, count, last")))]
 async fn group_list(State(s): State<AppState>, req: Request) -> Response {
     run(
@@ -196,84 +196,21 @@ async fn group_list(State(s): State<AppState>, req: Request) -> Response {
         req,
         Access::Service(Capability::ReadDirectory),
         |mut call: Call| async move {
-            if let Some(filter) = call.body.object("filter", false) {
-                for k in filter.keys() {
-                    call.body.error(
-                        "UnexpectedProperty",
-                        format!("/filter/{k}"),
-                        "group filters are not supported",
-                    );
-                }
-            }
-            let order = call.body.string("order");
-            if order.as_deref().is_some_and(|o| o != "asc") {
-                call.body.error(
-                    "NotEnumMember",
-                    "/order",
-                    "groups are listed by name, ascending",
-                );
-            }
-            let by = call.body.string("order_by");
-            if by.as_deref().is_some_and(|o| o != "name") {
-                call.body
-                    .error("NotEnumMember", "/order_by", "groups are listed by name");
-            }
-            let last = call.body.string("last").filter(|s| !s.is_empty());
-            let size = size_of(&mut call);
-            let after = match last {
-                Some(c) => match super::groups::decode_group_cursor(&c) {
-                    Some(a) => Some(a),
-                    None => {
-                        call.body.error(
-                            "BadFormat",
-                            "/last",
-                            "'last' is not a cursor of this listing",
-                        );
-                        None
-                    }
-                },
-                None => None,
-            };
+            let listing = super::group_list::parse(&mut call.body);
             let call = finish(call)?;
-            let page = call
-                .state
-                .aegis
-                .list_groups(&call.actor(), after, size)
-                .await?;
+            let groups = call.state.aegis.all_groups(&call.actor()).await?;
+            let (page, total, next) = listing.page(groups);
             let mut result = json!({
-                "groups": page.items.iter().map(group_object).collect::<Vec<_>>(),
-                "count": page.total,
+                "groups": page.iter().map(group_object).collect::<Vec<_>>(),
+                "count": total,
             });
-            if page.more {
-                if let Some(g) = page.items.last() {
-                    result["last"] = json!(group_cursor(g));
-                }
+            if let Some(next) = next {
+                result["last"] = json!(next);
             }
-            Ok((
-                format!("Listed {} of {} groups", page.items.len(), page.total),
-                result,
-            ))
+            Ok((format!("Listed {} of {} groups", page.len(), total), result))
         },
     )
     .await
-}
-
-fn group_cursor(g: &Group) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(json!({"g": g.name, "i": g.id}).to_string())
-}
-
-fn decode_group_cursor(c: &str) -> Option<(String, Uuid)> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()?;
-    let v: Value = serde_json::from_slice(&raw).ok()?;
-    Some((
-        v.get("g")?.as_str()?.to_owned(),
-        Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
-    ))
 }
 
 /// Members of a group — spec §7.4.

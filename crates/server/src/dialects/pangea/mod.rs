@@ -5,6 +5,7 @@
 mod body;
 mod client;
 mod envelope;
+mod group_list;
 mod groups;
 mod ids;
 mod listing;

@@ -1,0 +1,290 @@
+//! `group/list` (spec §7.4): the SDK's `GroupsFilter` operators, every
+//! `order_by` of the OAS in both directions, and a keyset cursor bound to the
+//! filter and order. Groups are few, so this runs over the whole set in memory.
+
+use std::cmp::Ordering;
+
+use aegis_core::group::Group;
+use aegis_core::identity::fold;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::body::Body;
+use super::envelope::time;
+use super::ids;
+
+/// A sort key: text or a time in microseconds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Text(String),
+    Micros(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    Id,
+    Name,
+    Type,
+    CreatedAt,
+    UpdatedAt,
+}
+
+fn key(g: &Group, by: By) -> Key {
+    match by {
+        By::Id => Key::Text(g.id.to_string()),
+        By::Name => Key::Text(fold(&g.name)),
+        By::Type => Key::Text(g.kind.clone()),
+        By::CreatedAt => Key::Micros(g.created_at.timestamp_micros()),
+        By::UpdatedAt => Key::Micros(g.updated_at.timestamp_micros()),
+    }
+}
+
+type Test = Box<dyn Fn(&Group) -> bool + Send>;
+
+fn text_of(g: &Group, field: &str) -> String {
+    match field {
+        "id" => ids::encode(ids::GROUP, g.id),
+        "name" => fold(&g.name),
+        "type" => g.kind.clone(),
+        "created_at" => time(g.created_at),
+        _ => time(g.updated_at),
+    }
+}
+
+fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn strings(v: &Value) -> Option<Vec<String>> {
+    v.as_array()?
+        .iter()
+        .map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// One filter entry as a predicate, or a validation error code.
+fn condition(key: &str, v: &Value) -> Result<Test, &'static str> {
+    let (field, op) = key.rsplit_once("__").map_or((key, ""), |(f, o)| (f, o));
+    let norm = |f: &str, s: &str| if f == "name" { fold(s) } else { s.to_owned() };
+    let field = match field {
+        "id" | "name" | "type" | "created_at" | "updated_at" => field.to_owned(),
+        _ => return Err("UnexpectedProperty"),
+    };
+    let timed = field.ends_with("_at");
+    let f = field.clone();
+    Ok(match op {
+        "" if timed => {
+            let t = parse_time(v).ok_or("BadFormatDateTime")?;
+            Box::new(move |g| {
+                if f == "created_at" {
+                    g.created_at == t
+                } else {
+                    g.updated_at == t
+                }
+            })
+        }
+        "" => {
+            let want = norm(&f, v.as_str().ok_or("InvalidString")?);
+            Box::new(move |g| text_of(g, &f) == want)
+        }
+        "in" if !timed => {
+            let want: Vec<String> = strings(v)
+                .ok_or("InvalidArray")?
+                .iter()
+                .map(|s| norm(&f, s))
+                .collect();
+            Box::new(move |g| want.contains(&text_of(g, &f)))
+        }
+        "contains" => {
+            // Times take one string, text fields a list (each must occur).
+            let parts: Vec<String> = if timed {
+                vec![v.as_str().ok_or("InvalidString")?.to_owned()]
+            } else {
+                strings(v)
+                    .ok_or("InvalidArray")?
+                    .iter()
+                    .map(|s| norm(&f, s))
+                    .collect()
+            };
+            Box::new(move |g| {
+                let t = text_of(g, &f);
+                parts.iter().all(|p| t.contains(p.as_str()))
+            })
+        }
+        "gt" | "gte" | "lt" | "lte" if timed => {
+            let t = parse_time(v).ok_or("BadFormatDateTime")?;
+            let op = op.to_owned();
+            Box::new(move |g| {
+                let x = if f == "created_at" {
+                    g.created_at
+                } else {
+                    g.updated_at
+                };
+                match op.as_str() {
+                    "gt" => x > t,
+                    "gte" => x >= t,
+                    "lt" => x < t,
+                    _ => x <= t,
+                }
+            })
+        }
+        _ => return Err("UnexpectedProperty"),
+    })
+}
+
+/// A parsed `group/list` request.
+pub struct GroupListing {
+    tests: Vec<Test>,
+    by: By,
+    desc: bool,
+    pub size: usize,
+    after: Option<(Key, Uuid)>,
+    /// The total counted for the first page, carried by the cursor.
+    pub total: Option<u64>,
+    binding: String,
+}
+
+/// Reads `filter`, `order`, `order_by`, `size`, `last`; problems go to `body`.
+pub fn parse(body: &mut Body) -> GroupListing {
+    let filter: Map<String, Value> = body.object("filter", false).unwrap_or_default();
+    let mut tests = Vec::new();
+    for (k, v) in &filter {
+        match condition(k, v) {
+            Ok(t) => tests.push(t),
+            Err(code) => body.error(code, format!("/filter/{k}"), format!("bad filter '{k}'")),
+        }
+    }
+    let order = body.string("order");
+    let desc = match order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
+            false
+        }
+    };
+    let order_by = body.string("order_by");
+    let by = match order_by.as_deref() {
+        None | Some("name") => By::Name,
+        Some("id") => By::Id,
+        Some("type") => By::Type,
+        Some("created_at") => By::CreatedAt,
+        Some("updated_at") => By::UpdatedAt,
+        Some(_) => {
+            body.error(
+                "NotEnumMember",
+                "/order_by",
+                "'order_by' must be id, created_at, updated_at, name or type",
+            );
+            By::Name
+        }
+    };
+    let size = match body.integer("size") {
+        None => 20,
+        Some(n) if n < 1 => {
+            body.error("NotWithinRange", "/size", "'size' must be at least 1");
+            20
+        }
+        Some(n) => n.min(1000) as usize,
+    };
+    let binding = {
+        let canon = json!({"f": filter, "o": order, "b": order_by}).to_string();
+        Sha256::digest(canon.as_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let cursor = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
+        let parsed = decode(&c, &binding);
+        if parsed.is_none() {
+            body.error(
+                "BadFormat",
+                "/last",
+                "'last' is not a cursor of this listing",
+            );
+        }
+        parsed
+    });
+    let (after, total) = match cursor {
+        Some((k, id, c)) => (Some((k, id)), Some(c)),
+        None => (None, None),
+    };
+    GroupListing {
+        tests,
+        by,
+        desc,
+        size,
+        after,
+        total,
+        binding,
+    }
+}
+
+fn decode(text: &str, binding: &str) -> Option<(Key, Uuid, u64)> {
+    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let v: Value = serde_json::from_slice(&raw).ok()?;
+    if v.get("h")?.as_str()? != binding {
+        return None;
+    }
+    let k = v.get("k")?;
+    let key = match (k.get("s"), k.get("t")) {
+        (Some(s), _) => Key::Text(s.as_str()?.to_owned()),
+        (_, Some(t)) => Key::Micros(t.as_i64()?),
+        _ => return None,
+    };
+    Some((
+        key,
+        Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
+        v.get("c")?.as_u64()?,
+    ))
+}
+
+impl GroupListing {
+    /// The page of `groups`, the total, and the cursor to the next page.
+    pub fn page(&self, groups: Vec<Group>) -> (Vec<Group>, u64, Option<String>) {
+        let mut matched: Vec<(Key, Group)> = groups
+            .into_iter()
+            .filter(|g| self.tests.iter().all(|t| t(g)))
+            .map(|g| (key(&g, self.by), g))
+            .collect();
+        let total = self.total.unwrap_or(matched.len() as u64);
+        let cmp = |a: &(Key, Uuid), b: &(Key, Uuid)| {
+            let o = a.cmp(b);
+            if self.desc {
+                o.reverse()
+            } else {
+                o
+            }
+        };
+        matched.sort_by(|a, b| cmp(&(a.0.clone(), a.1.id), &(b.0.clone(), b.1.id)));
+        let start = match &self.after {
+            Some(after) => matched
+                .iter()
+                .position(|(k, g)| cmp(&(k.clone(), g.id), after) == Ordering::Greater)
+                .unwrap_or(matched.len()),
+            None => 0,
+        };
+        let rest = &matched[start..];
+        let page: Vec<Group> = rest
+            .iter()
+            .take(self.size)
+            .map(|(_, g)| g.clone())
+            .collect();
+        let next = (rest.len() > self.size).then(|| {
+            let (k, g) = &rest[self.size - 1];
+            let k = match k {
+                Key::Text(s) => json!({"s": s}),
+                Key::Micros(t) => json!({"t": t}),
+            };
+            URL_SAFE_NO_PAD
+                .encode(json!({"h": self.binding, "k": k, "i": g.id, "c": total}).to_string())
+        });
+        (page, total, next)
+    }
+}
