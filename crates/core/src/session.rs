@@ -1,7 +1,10 @@
-//! Sessions (one per login) and their refresh-token families.
+//! Sessions (one per login), their refresh-token families, and the filtered,
+//! keyset-paginated listing of live sessions ([`SessionQuery`]).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+use crate::query::{After, Order, Value};
 
 /// A login session. Access tokens carry its id (`sid`); revoking it ends them all.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,4 +33,70 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
     /// Set when the token was exchanged; presenting it again is reuse.
     pub used_at: Option<DateTime<Utc>>,
+}
+
+/// A session attribute a listing can filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionField {
+    /// The session id.
+    Id,
+    /// The owner's user id.
+    Identity,
+    /// The owner's normalised email (users without one compare as `""`).
+    Email,
+    /// The owner's normalised username.
+    Username,
+    CreatedAt,
+    /// The absolute end of the session (`expires_at`).
+    Expire,
+}
+
+/// One condition of a session listing; a filter is the conjunction of its conditions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionCondition {
+    /// Field equals value.
+    Eq(SessionField, Value),
+    /// Field (text) contains *each* substring.
+    Contains(SessionField, Vec<String>),
+    /// Field equals one of the values.
+    In(SessionField, Vec<Value>),
+    Gt(SessionField, Value),
+    Gte(SessionField, Value),
+    Lt(SessionField, Value),
+    Lte(SessionField, Value),
+    /// Matches nothing (a filter on something aegis sessions never have).
+    Never,
+}
+
+/// Fields a session listing can be ordered by (ties broken by session id, same
+/// direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SessionOrder {
+    Id,
+    #[default]
+    CreatedAt,
+    /// The owner's user id.
+    Identity,
+    /// The owner's email; sessions of users without one come after every
+    /// email in ascending order.
+    Email,
+    /// `expires_at`.
+    Expire,
+}
+
+/// A listing of live sessions (not revoked, not expired): only those are ever
+/// listed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionQuery {
+    /// Only this user's sessions.
+    pub user: Option<Uuid>,
+    pub conditions: Vec<SessionCondition>,
+    pub order_by: SessionOrder,
+    pub order: Order,
+    /// Page size, 1..=1000.
+    pub size: u32,
+    /// The previous page's last session: its sort key and session id.
+    pub after: Option<After>,
+    /// Do not count the matches (`Page::total` is then 0), as for user listings.
+    pub skip_total: bool,
 }

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::group::{Group, GroupUpdate};
 use crate::pattern::Pattern;
 use crate::query::{Page, UserQuery};
-use crate::session::{RefreshToken, Session};
+use crate::session::{RefreshToken, Session, SessionQuery};
 use crate::throttle::ThrottleState;
 use crate::user::{NewUser, User, UserUpdate};
 
@@ -179,6 +179,14 @@ pub trait Store: Send + Sync + 'static {
         except: Option<Uuid>,
         at: DateTime<Utc>,
     ) -> Result<Vec<Uuid>>;
+    /// A filtered, ordered page of the sessions live at `now` (not revoked, not
+    /// expired), each with its user (keyset pagination, index-backed). A
+    /// condition or cursor whose value does not fit its field is `InvalidField`.
+    async fn query_sessions(
+        &self,
+        query: &SessionQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Page<(Session, User)>>;
     /// A refresh token by hash.
     async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>>;
     /// Marks a refresh token used (only if it was unused) and inserts its

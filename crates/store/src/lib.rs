@@ -9,6 +9,7 @@ mod dialect;
 mod error;
 mod matching;
 mod postgres;
+mod session_query;
 mod sqlite;
 pub mod testing;
 mod user_query;

@@ -26,6 +26,8 @@ mod purge;
 mod query_plans;
 #[path = "contract/reference.rs"]
 mod reference;
+#[path = "contract/session_list.rs"]
+mod session_list;
 #[path = "contract/sessions.rs"]
 mod sessions;
 #[path = "contract/throttle.rs"]
@@ -131,6 +133,10 @@ contract!(
     sessions::revoke_user_sessions_except,
     sessions::refresh_tokens_are_single_use,
     sessions::refresh_token_race_has_one_winner,
+    session_list::sessions_list_only_live_with_their_users,
+    session_list::sessions_pages_walk_every_order,
+    session_list::sessions_filter_on_every_field,
+    session_list::sessions_refuse_unfit_values_and_cursors,
     tokens::api_tokens_round_trip,
     tokens::api_tokens_list_order_and_filter,
     tokens::api_tokens_list_names_the_creator,

@@ -115,6 +115,12 @@ impl Aegis {
         if limits.account_failures > 0 {
             self.store.clear_throttle(&acct).await?;
         }
+        // The password is right but must be replaced first: no session. The
+        // user changes it from a session they already hold (Argon profile,
+        // Pangea client/password/change) or through the hosted login.
+        if user.password_expired {
+            return Err(Error::PasswordExpired);
+        }
         let ip_text = req.ip.map(|ip| ip.to_string());
         match self
             .store

@@ -4,6 +4,7 @@
 mod auth;
 mod directory;
 mod profile;
+mod session_list;
 mod tokens;
 mod users;
 

@@ -122,6 +122,7 @@ impl Aegis {
         };
         let update = UserUpdate {
             username: new_username,
+            password_expired: password_hash.is_some().then_some(false),
             password_hash: password_hash.map(Some),
             ..Default::default()
         };

@@ -10,4 +10,5 @@ mod argon;
 mod common;
 mod cross;
 mod pangea;
+mod pangea_sessions;
 mod pegasys;

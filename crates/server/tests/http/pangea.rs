@@ -833,6 +833,7 @@ async fn disable_unlock_expire(srv: Srv) {
         json!({"email": "kim@example.com"}),
     )
     .await);
+    let kept = srv.argon_login("kim@example.com").await;
     let r = v2(
         &srv,
         "/v2/user/password/expire",
@@ -848,6 +849,47 @@ async fn disable_unlock_expire(srv: Srv) {
             .await
             .unwrap()
             .password_expired
+    );
+    // The right password no longer opens a session, on any dialect; a wrong one
+    // is still just wrong.
+    let login = json!({"username": "kim@example.com", "password": PASSWORD});
+    let r = srv
+        .call("POST", "/api/auth/login", None, Some(login.clone()))
+        .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (403, json!({"error": "Password expired"}))
+    );
+    let r = srv
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "kim@example.com", "password": "wrong password"})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = srv.call("POST", "/auth", None, Some(login.clone())).await;
+    assert_eq!(
+        (r.status, r.body["detail"].as_str()),
+        (403, Some("The password has expired and must be changed."))
+    );
+    // Existing sessions continue; changing the password there lifts the expiry.
+    assert_eq!(
+        srv.call("GET", "/api/auth/state", Some(&kept), None)
+            .await
+            .status,
+        200
+    );
+    let change =
+        json!({"token": kept, "old_password": PASSWORD, "new_password": "a fresh long passphrase"});
+    ok(&v2(&srv, "/v2/client/password/change", &admin, change).await);
+    let login = json!({"username": "kim@example.com", "password": "a fresh long passphrase"});
+    assert_eq!(
+        srv.call("POST", "/api/auth/login", None, Some(login))
+            .await
+            .status,
+        200
     );
     status(
         &v2(

@@ -22,7 +22,7 @@ use aegis_core::api_token::{ApiToken, ApiTokenListing};
 use aegis_core::group::{Group, GroupUpdate};
 use aegis_core::pattern::Pattern;
 use aegis_core::query::{Page, UserQuery};
-use aegis_core::session::{RefreshToken, Session};
+use aegis_core::session::{RefreshToken, Session, SessionQuery};
 use aegis_core::store::{AdminGuard, SigningKeyRecord};
 use aegis_core::throttle::ThrottleState;
 use aegis_core::user::{NewUser, User, UserUpdate};
@@ -263,6 +263,13 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
         sessions::revoke_for_user(&self.pool, user_id, except, at).await
+    }
+    async fn query_sessions(
+        &self,
+        query: &SessionQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Page<(Session, User)>> {
+        sessions::query(&self.pool, query, now).await
     }
     async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>> {
         sessions::find_refresh_token(&self.pool, hash).await

@@ -1,14 +1,23 @@
-//! Sessions and their refresh tokens.
+//! Sessions and their refresh tokens, and the listing of live sessions (the
+//! statements [`SessionSql`] writes, binding timestamps as unix microseconds and
+//! UUIDs as text).
 
-use aegis_core::session::{RefreshToken, Session};
-use aegis_core::Result;
+use aegis_core::query::Page;
+use aegis_core::session::{RefreshToken, Session, SessionQuery};
+use aegis_core::user::User;
+use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
+use super::users::UserRow;
 use super::{begin_write, micros, opt_time, text, time, uuid};
 use crate::convert::hash32;
+use crate::dialect::Dialect;
 use crate::error::DbResultExt;
+use crate::session_query::SessionSql;
+use crate::user_query::{Arg, Statement};
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -172,4 +181,261 @@ pub(super) async fn use_refresh_token(
     }
     tx.commit().await.db()?;
     Ok(true)
+}
+
+/// A listed session with its user.
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    session_id: String,
+    session_user_id: String,
+    session_created_at: i64,
+    session_expires_at: i64,
+    session_revoked_at: Option<i64>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+impl ListedRow {
+    fn into_pair(self) -> Result<(Session, User)> {
+        let session = SessionRow {
+            id: self.session_id,
+            user_id: self.session_user_id,
+            created_at: self.session_created_at,
+            expires_at: self.session_expires_at,
+            revoked_at: self.session_revoked_at,
+        }
+        .into_session()?;
+        let (user, _) = self.user.into_user()?;
+        Ok((session, user))
+    }
+}
+
+/// The arguments of a statement, then the limit if any.
+fn arguments(statement: &Statement, limit: Option<i64>) -> Result<SqliteArguments<'static>> {
+    let mut out = SqliteArguments::default();
+    for arg in &statement.args {
+        match arg {
+            Arg::Text(v) => out.add(v.clone()),
+            Arg::Int(v) => out.add(*v),
+            Arg::Bool(v) => out.add(*v),
+            Arg::Time(v) => out.add(micros(*v)),
+            Arg::Id(v) => out.add(text(*v)),
+        }
+        .map_err(Error::internal)?;
+    }
+    if let Some(limit) = limit {
+        out.add(limit).map_err(Error::internal)?;
+    }
+    Ok(out)
+}
+
+/// One page of live sessions with their users, and the total; see
+/// [`crate::session_query`].
+pub(super) async fn query(
+    pool: &SqlitePool,
+    query: &SessionQuery,
+    now: DateTime<Utc>,
+) -> Result<Page<(Session, User)>> {
+    let sql = SessionSql::new(Dialect::Sqlite, query, now)?;
+    let size = usize::try_from(query.size).unwrap_or(usize::MAX);
+    // One more row than the page tells whether another page follows.
+    let wanted = size.saturating_add(1);
+    // One read transaction: the page and the count see the same snapshot.
+    let mut tx = pool.begin().await.db()?;
+    let mut rows: Vec<ListedRow> = Vec::new();
+    for segment in &sql.segments {
+        if rows.len() >= wanted {
+            break;
+        }
+        let left = i64::try_from(wanted - rows.len()).unwrap_or(i64::MAX);
+        let mut got = sqlx::query_as_with(&segment.sql, arguments(segment, Some(left))?)
+            .fetch_all(&mut *tx)
+            .await
+            .db()?;
+        rows.append(&mut got);
+    }
+    let total: i64 = if query.skip_total {
+        0
+    } else {
+        sqlx::query_scalar_with(&sql.count.sql, arguments(&sql.count, None)?)
+            .fetch_one(&mut *tx)
+            .await
+            .db()?
+    };
+    tx.commit().await.db()?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    let items = rows
+        .into_iter()
+        .map(ListedRow::into_pair)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        total: u64::try_from(total).unwrap_or(0),
+        more,
+    })
+}
+
+#[cfg(test)]
+mod plans {
+    //! Query plans of `query_sessions` on SQLite: every order, both directions,
+    //! with and without a user and a cursor, reads its page in index order.
+    #![allow(clippy::unwrap_used)]
+
+    use aegis_core::identity::{Email, Username};
+    use aegis_core::query::{After, Order, Value};
+    use aegis_core::session::{SessionOrder, SessionQuery};
+    use aegis_core::user::{NewUser, Role};
+    use aegis_core::Store;
+    use chrono::{Duration, TimeZone};
+
+    use super::super::search::plan_tree;
+    use super::super::SqliteStore;
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_900_000_000 + secs, 0).unwrap()
+    }
+
+    /// 400 users (a tenth without an email), each with 10 sessions of which a
+    /// third are revoked and some expired.
+    async fn populate(store: &SqliteStore) -> Vec<Uuid> {
+        let mut users = Vec::new();
+        for i in 0..400 {
+            let user = NewUser {
+                id: Uuid::now_v7(),
+                username: Username::parse(&format!("user{i}")).unwrap(),
+                email: (i % 10 != 3).then(|| Email::from_stored(format!("user{i}@example.com"))),
+                password_hash: None,
+                profile: Default::default(),
+                role: Role::User,
+                active: true,
+                verified: false,
+                password_expired: false,
+                created_at: at(0),
+            };
+            store.insert_user(&user).await.unwrap();
+            users.push(user.id);
+        }
+        let mut tx = store.pool.begin().await.unwrap();
+        for (i, user) in users.iter().enumerate() {
+            for j in 0..10i64 {
+                let n = i as i64 * 10 + j;
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .bind(text(Uuid::now_v7()))
+                .bind(text(*user))
+                .bind(micros(at(n)))
+                .bind(micros(
+                    at(n) + Duration::seconds(if j == 4 { 10 } else { 86_400 }),
+                ))
+                .bind((j % 3 == 0).then(|| micros(at(n + 1))))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+        users
+    }
+
+    async fn explain(store: &SqliteStore, q: &SessionQuery) -> Vec<String> {
+        let sql = SessionSql::new(Dialect::Sqlite, q, at(50_000)).unwrap();
+        let mut out = Vec::new();
+        for s in &sql.segments {
+            let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(
+                &format!("EXPLAIN QUERY PLAN {}", s.sql),
+                arguments(s, Some(i64::from(q.size) + 1)).unwrap(),
+            )
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+            out.push(format!("{}\n{}", s.sql, plan_tree(rows)));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn every_order_reads_an_index_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("aegis.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let users = populate(&store).await;
+        // A session id in the middle.
+        let pivot: String =
+            sqlx::query_scalar("SELECT id FROM sessions ORDER BY id LIMIT 1 OFFSET 2000")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        let pivot = uuid(&pivot).unwrap();
+        for order_by in [
+            SessionOrder::Id,
+            SessionOrder::CreatedAt,
+            SessionOrder::Identity,
+            SessionOrder::Email,
+            SessionOrder::Expire,
+        ] {
+            let keys = match order_by {
+                SessionOrder::Id => vec![Some(Value::Id(pivot))],
+                SessionOrder::Identity => {
+                    vec![Some(Value::Id(users[200])), Some(Value::Id(users[7]))]
+                }
+                SessionOrder::CreatedAt => vec![Some(Value::Time(at(2000)))],
+                // Before now, and after it (then the cursor bounds the range).
+                SessionOrder::Expire => {
+                    vec![Some(Value::Time(at(2000))), Some(Value::Time(at(60_000)))]
+                }
+                // An email, and no email (only the sessions of such users are left).
+                SessionOrder::Email => vec![Some(Value::Text("user5@example.com".into())), None],
+            };
+            let cursors = std::iter::once(None)
+                .chain(keys.into_iter().map(|key| Some(After { key, id: pivot })));
+            let cursors: Vec<_> = cursors.collect();
+            for order in [Order::Asc, Order::Desc] {
+                for user in [None, Some(users[7])] {
+                    for after in cursors.clone() {
+                        let q = SessionQuery {
+                            user,
+                            order_by,
+                            order,
+                            size: 20,
+                            after,
+                            ..Default::default()
+                        };
+                        for plan in explain(&store, &q).await {
+                            check(&q, &plan);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plan reads the order's index in order: no sort but, by email over
+    /// every user, of each user's few sessions.
+    fn check(q: &SessionQuery, plan: &str) {
+        let index = match (q.order_by, q.user.is_some()) {
+            (SessionOrder::Id, false) => "sqlite_autoindex_sessions_1",
+            (SessionOrder::Id | SessionOrder::Identity, _) => "sessions_live_user_id_idx",
+            (SessionOrder::CreatedAt, false) => "sessions_live_created_at_idx",
+            (SessionOrder::CreatedAt, true) => "sessions_live_user_created_at_idx",
+            (SessionOrder::Expire, false) => "sessions_live_expires_at_idx",
+            (SessionOrder::Expire, true) => "sessions_live_user_expires_at_idx",
+            (SessionOrder::Email, true) => "sessions_live_user_id_idx",
+            (SessionOrder::Email, false) if plan.contains("u.email IS NULL") => {
+                "sqlite_autoindex_sessions_1"
+            }
+            (SessionOrder::Email, false) => "(email",
+        };
+        let by_user_email = q.order_by == SessionOrder::Email && q.user.is_none();
+        assert!(
+            plan.contains(index)
+                && !plan.contains("TEMP B-TREE FOR ORDER BY")
+                && !plan.contains("SCAN u")
+                && (by_user_email || !plan.contains("TEMP B-TREE")),
+            "{q:?}: not an ordered read of {index}:\n{plan}"
+        );
+    }
 }

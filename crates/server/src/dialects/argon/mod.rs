@@ -87,7 +87,8 @@ impl From<Error> for ArgonError {
                 Self::new(StatusCode::UNAUTHORIZED, "Invalid token")
             }
             Error::Unauthenticated(_) => Self::invalid_credentials(),
-            Error::Forbidden | Error::PasswordExpired | Error::MfaRequired => Self {
+            Error::PasswordExpired => Self::new(StatusCode::FORBIDDEN, "Password expired"),
+            Error::Forbidden | Error::MfaRequired => Self {
                 required: Some("profile.update"),
                 ..Self::new(StatusCode::FORBIDDEN, "Insufficient permissions")
             },

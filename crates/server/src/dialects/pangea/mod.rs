@@ -9,6 +9,7 @@ mod group_list;
 mod groups;
 mod ids;
 mod listing;
+mod session_list;
 mod sessions;
 mod users;
 
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(groups::router())
         .merge(client::router())
         .merge(sessions::router())
+        .merge(session_list::router())
 }
 
 /// True for the paths this dialect owns (`/v2/…`).

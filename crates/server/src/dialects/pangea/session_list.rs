@@ -1,0 +1,412 @@
+//! Session listings (spec §7.2, §3.8): `client/session/list` (the body token's
+//! owner's sessions) and `session/list` (everyone's, directory readers). Only
+//! live sessions are listed; `last` is always sent, `""` after the last page.
+
+use aegis_core::authz::Capability;
+use aegis_core::identity::fold;
+use aegis_core::query::{After, Order, Page, Value as Q};
+use aegis_core::session::{Session, SessionCondition, SessionField, SessionOrder, SessionQuery};
+use aegis_core::User;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::body::Body;
+use super::envelope::{time, Failure};
+use super::sessions::body_token;
+use super::users::finish;
+use super::{ids, run, Access, Call};
+use crate::state::AppState;
+
+/// Default and largest page sizes.
+const DEFAULT_SIZE: u32 = 20;
+const MAX_SIZE: u32 = 1000;
+
+/// The session listing routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(client_session_list))
+        .routes(routes!(session_list))
+}
+
+/// What a filter key compares.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Time,
+    /// A `pmt_` session id.
+    SessionId,
+    /// A `pui_` user id.
+    UserId,
+    /// `type`: every session is a `"session"`.
+    Type,
+    /// Accepted, matches nothing (aegis sessions have no such thing).
+    Absent,
+}
+
+fn field(name: &str) -> Option<(Option<SessionField>, Kind)> {
+    Some(match name {
+        "id" => (Some(SessionField::Id), Kind::SessionId),
+        "identity" => (Some(SessionField::Identity), Kind::UserId),
+        "email" => (Some(SessionField::Email), Kind::Text),
+        "username" => (Some(SessionField::Username), Kind::Text),
+        "created_at" => (Some(SessionField::CreatedAt), Kind::Time),
+        "expire" => (Some(SessionField::Expire), Kind::Time),
+        "type" => (None, Kind::Type),
+        "active_token_id" => (None, Kind::Absent),
+        _ => return None,
+    })
+}
+
+/// One filter value: `Ok(None)` when it can match nothing (a foreign id, or a
+/// type other than `"session"`).
+fn value(kind: Kind, v: &Value) -> Result<Option<Q>, &'static str> {
+    let text = || v.as_str().ok_or("InvalidString");
+    let id = |prefix| match ids::decode(prefix, text()?) {
+        Ok(id) => Ok(Some(Q::Id(id))),
+        Err(ids::IdError::Foreign) => Ok(None),
+        Err(ids::IdError::Pattern) => Err("DoesNotMatchPattern"),
+    };
+    match kind {
+        Kind::Text => Ok(Some(Q::Text(fold(text()?)))),
+        Kind::Time => DateTime::parse_from_rfc3339(text()?)
+            .map(|t| Some(Q::Time(t.with_timezone(&Utc))))
+            .map_err(|_| "BadFormatDateTime"),
+        Kind::SessionId => id(ids::TOKEN),
+        Kind::UserId => id(ids::USER),
+        Kind::Type => Ok((text()? == "session").then(|| Q::Text("session".into()))),
+        Kind::Absent => text().map(|_| None),
+    }
+}
+
+/// The condition of one filter entry; `None` when it holds for every session.
+fn condition(body: &mut Body, key: &str, v: &Value) -> Result<Option<SessionCondition>, ()> {
+    use SessionCondition as C;
+    let src = format!("/filter/{key}");
+    let (name, op) = key
+        .rsplit_once("__")
+        .map_or((key, None), |(n, o)| (n, Some(o)));
+    let fail = |body: &mut Body, code, detail: String| {
+        body.error(code, src.clone(), detail);
+        Err(())
+    };
+    if name == "enabled" && op.is_none() {
+        return match v.as_bool() {
+            Some(true) => Ok(None),
+            Some(false) => Ok(Some(C::Never)), // dead sessions are not listed
+            None => fail(body, "InvalidBool", "'enabled' must be a boolean".into()),
+        };
+    }
+    if name == "scopes" && op.is_none() {
+        return match v.as_array() {
+            Some(a) if !a.is_empty() => Ok(Some(C::Never)),
+            Some(_) => Ok(None),
+            None => fail(body, "InvalidArray", "'scopes' must be an array".into()),
+        };
+    }
+    let unexpected = format!("'{key}' is not a filter");
+    let Some((f, kind)) = field(name) else {
+        return fail(body, "UnexpectedProperty", unexpected);
+    };
+    let ordered = matches!(kind, Kind::Time);
+    let one = |body: &mut Body, v: &Value| {
+        value(kind, v)
+            .map_err(|code| body.error(code, src.clone(), format!("bad value for '{key}'")))
+    };
+    Ok(match op {
+        None => match (one(body, v)?, f) {
+            (None, _) => Some(C::Never),
+            (Some(_), None) => None, // type "session"
+            (Some(q), Some(f)) => Some(C::Eq(f, q)),
+        },
+        Some(op @ ("in" | "contains")) if op == "in" || !ordered => {
+            let Some(items) = v.as_array() else {
+                return fail(body, "InvalidArray", format!("'{key}' must be an array"));
+            };
+            let mut vals = Vec::new();
+            let mut bad = false;
+            for it in items {
+                match one(body, it) {
+                    Ok(q) => vals.extend(q),
+                    Err(()) => bad = true,
+                }
+            }
+            if bad {
+                return Err(());
+            }
+            match (op, f, kind) {
+                ("in", None, Kind::Type) if !vals.is_empty() => None,
+                ("contains", None, Kind::Type) => {
+                    let all = items
+                        .iter()
+                        .all(|s| s.as_str().is_some_and(|s| "session".contains(s)));
+                    (!all).then_some(C::Never)
+                }
+                ("contains", Some(f), Kind::Text) => Some(C::Contains(
+                    f,
+                    vals.into_iter()
+                        .filter_map(|q| if let Q::Text(s) = q { Some(s) } else { None })
+                        .collect(),
+                )),
+                ("in", Some(f), _) if !vals.is_empty() => Some(C::In(f, vals)),
+                // An id is compared whole; an absent thing matches nothing.
+                _ => Some(C::Never),
+            }
+        }
+        Some(o @ ("gt" | "gte" | "lt" | "lte")) if ordered => match (one(body, v)?, f) {
+            (Some(q), Some(f)) => Some(match o {
+                "gt" => C::Gt(f, q),
+                "gte" => C::Gte(f, q),
+                "lt" => C::Lt(f, q),
+                _ => C::Lte(f, q),
+            }),
+            _ => Some(C::Never),
+        },
+        _ => return fail(body, "UnexpectedProperty", unexpected),
+    })
+}
+
+fn order_by(name: &str) -> Option<SessionOrder> {
+    Some(match name {
+        "id" => SessionOrder::Id,
+        "created_at" | "type" | "active_token_id" => SessionOrder::CreatedAt,
+        "identity" => SessionOrder::Identity,
+        "email" => SessionOrder::Email,
+        "expire" => SessionOrder::Expire,
+        _ => return None,
+    })
+}
+
+/// A parsed session listing request.
+struct Listing {
+    query: SessionQuery,
+    /// What a cursor of this listing must carry (hash of endpoint, filter, order).
+    binding: String,
+    /// The total counted for the first page, carried by the cursor.
+    total: Option<u64>,
+    /// The user a client listing's cursor was made for.
+    owner: Option<Uuid>,
+}
+
+/// Reads `filter`, `order`, `order_by`, `size` and `last`; problems are
+/// recorded in `body`. `endpoint` keeps the two listings' cursors apart.
+fn parse(body: &mut Body, endpoint: &str) -> Listing {
+    let filter = body.object("filter", false).unwrap_or_default();
+    let mut conditions = Vec::new();
+    for (key, v) in &filter {
+        if let Ok(c) = condition(body, key, v) {
+            conditions.extend(c);
+        }
+    }
+    let order_name = body.string("order");
+    let order = match order_name.as_deref() {
+        None | Some("asc") => Order::Asc,
+        Some("desc") => Order::Desc,
+        Some(_) => {
+            body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
+            Order::Asc
+        }
+    };
+    let by = match body.string("order_by").as_deref() {
+        None => SessionOrder::CreatedAt,
+        Some(n) => order_by(n).unwrap_or_else(|| {
+            body.error(
+                "NotEnumMember",
+                "/order_by",
+                "'order_by' is not a sortable field",
+            );
+            SessionOrder::CreatedAt
+        }),
+    };
+    let size = match body.integer("size") {
+        None => DEFAULT_SIZE,
+        Some(n) if n < 1 => {
+            body.error("NotWithinRange", "/size", "'size' must be at least 1");
+            DEFAULT_SIZE
+        }
+        Some(n) => u32::try_from(n.min(i64::from(MAX_SIZE))).unwrap_or(MAX_SIZE),
+    };
+    let binding = binding(endpoint, &filter, order_name.as_deref(), by);
+    let cursor = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
+        let parsed = decode_cursor(&c, &binding);
+        if parsed.is_none() {
+            body.error(
+                "BadFormat",
+                "/last",
+                "'last' is not a cursor of this listing",
+            );
+        }
+        parsed
+    });
+    let (after, total, owner) = match cursor {
+        Some((a, t, o)) => (Some(a), Some(t), o),
+        None => (None, None, None),
+    };
+    Listing {
+        query: SessionQuery {
+            user: None,
+            conditions,
+            order_by: by,
+            order,
+            size,
+            after,
+            skip_total: total.is_some(),
+        },
+        binding,
+        total,
+        owner,
+    }
+}
+
+fn binding(
+    endpoint: &str,
+    filter: &Map<String, Value>,
+    order: Option<&str>,
+    by: SessionOrder,
+) -> String {
+    let canon = json!({"e": endpoint, "f": filter, "o": order, "b": format!("{by:?}")}).to_string();
+    Sha256::digest(canon.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn key_json(k: &Option<Q>) -> Value {
+    match k {
+        Some(Q::Text(s)) => json!({"s": s}),
+        Some(Q::Time(t)) => json!({"t": t.timestamp_micros()}),
+        Some(Q::Id(id)) => json!({"u": id}),
+        _ => Value::Null,
+    }
+}
+
+fn key_from(v: &Value) -> Option<Option<Q>> {
+    if v.is_null() {
+        return Some(None);
+    }
+    let (k, v) = v.as_object()?.iter().next()?;
+    Some(Some(match k.as_str() {
+        "s" => Q::Text(v.as_str()?.to_owned()),
+        "t" => Q::Time(Utc.timestamp_micros(v.as_i64()?).single()?),
+        "u" => Q::Id(Uuid::parse_str(v.as_str()?).ok()?),
+        _ => return None,
+    }))
+}
+
+fn decode_cursor(text: &str, binding: &str) -> Option<(After, u64, Option<Uuid>)> {
+    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let v: Value = serde_json::from_slice(&raw).ok()?;
+    if v.get("h")?.as_str()? != binding {
+        return None;
+    }
+    let after = After {
+        key: key_from(v.get("k")?)?,
+        id: Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
+    };
+    let owner = match v.get("o") {
+        None => None,
+        Some(o) => Some(Uuid::parse_str(o.as_str()?).ok()?),
+    };
+    Some((after, v.get("c")?.as_u64()?, owner))
+}
+
+/// The cursor continuing after `last`, carrying the listing's total (and, for
+/// a client listing, its owner).
+fn cursor_after(listing: &Listing, total: u64, (s, u): &(Session, User)) -> String {
+    let key = match listing.query.order_by {
+        SessionOrder::Id => Some(Q::Id(s.id)),
+        SessionOrder::CreatedAt => Some(Q::Time(s.created_at)),
+        SessionOrder::Identity => Some(Q::Id(s.user_id)),
+        SessionOrder::Expire => Some(Q::Time(s.expires_at)),
+        SessionOrder::Email => u.email.as_ref().map(|e| Q::Text(e.as_str().to_owned())),
+    };
+    let mut v = json!({"h": listing.binding, "k": key_json(&key), "i": s.id, "c": total});
+    if let Some(owner) = listing.query.user {
+        v["o"] = json!(owner);
+    }
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// The session item (SDK `SessionItem`).
+fn session_item((s, u): &(Session, User)) -> Value {
+    json!({
+        "id": ids::encode(ids::TOKEN, s.id),
+        "type": "session",
+        "life": (s.expires_at - s.created_at).num_seconds().max(1),
+        "expire": time(s.expires_at),
+        "email": u.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
+        "profile": u.profile,
+        "created_at": time(s.created_at),
+        "identity": ids::encode(ids::USER, u.id),
+    })
+}
+
+/// The result: `sessions`, `count` and `last` (always; `""` on the last page).
+fn result(listing: &Listing, page: Page<(Session, User)>) -> (String, Value) {
+    let total = listing.total.unwrap_or(page.total);
+    let last = match page.items.last() {
+        Some(item) if page.more => cursor_after(listing, total, item),
+        _ => String::new(),
+    };
+    let sessions: Vec<Value> = page.items.iter().map(session_item).collect();
+    let summary = format!("Listed {} of {total} sessions", sessions.len());
+    (
+        summary,
+        json!({"sessions": sessions, "count": total, "last": last}),
+    )
+}
+
+/// The body token owner's live sessions — spec §7.2 `client/session/list`.
+#[utoipa::path(post, path = "/v2/client/session/list", tag = "pangea", responses((status = 200, description = "sessions, count, last")))]
+async fn client_session_list(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let token = call.body.req_string("token");
+        let mut listing = parse(&mut call.body, "client");
+        let call = finish(call)?;
+        let aegis = &call.state.aegis;
+        let owner = aegis
+            .authenticate(&token.unwrap_or_default())
+            .await
+            .map_err(body_token)?;
+        // A cursor of another user's listing is not one of this listing.
+        if listing.query.after.is_some() && listing.owner != Some(owner.user.id) {
+            return Err(Failure::field(
+                "BadFormat",
+                "/last",
+                "'last' is not a cursor of this listing",
+            ));
+        }
+        listing.query.user = Some(owner.user.id);
+        let page = aegis.list_own_sessions(&owner, &listing.query).await?;
+        Ok(result(&listing, page))
+    })
+    .await
+}
+
+/// Every user's live sessions — spec §7.2 `session/list`.
+#[utoipa::path(post, path = "/v2/session/list", tag = "pangea", responses((status = 200, description = "sessions, count, last")))]
+async fn session_list(State(s): State<AppState>, req: Request) -> Response {
+    run(
+        s,
+        req,
+        Access::Service(Capability::ReadDirectory),
+        |mut call: Call| async move {
+            let listing = parse(&mut call.body, "service");
+            let call = finish(call)?;
+            let page = call
+                .state
+                .aegis
+                .list_sessions(&call.actor(), &listing.query)
+                .await?;
+            Ok(result(&listing, page))
+        },
+    )
+    .await
+}
