@@ -783,6 +783,63 @@ class ClientTests(Base):
         self.assertEqual(len(r.result.users), 1)
 
 
+# ============================================================ sessions (spec §7.2)
+def aiohttp_login(identifier: str, password: str) -> dict:
+    """A session with a refresh token, from the aiohttp dialect of the same server."""
+    r = requests.post(f"{URL}/auth", json={"username": identifier, "password": password}, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+class SessionTests(Base):
+    def test_client_list_refresh_logout(self):
+        u, password = self.new_user_with_password("ses")
+        pair = aiohttp_login(u.email, password)
+        other = login_token(u.email, password)
+        mine = self.admin.client.session.list(pair["access_token"]).result.sessions
+        self.assertEqual(len(mine), 2, "both sessions of the user, nobody else's")
+        for s in mine:
+            self.assertRegex(s.id, ID_RE["token"])
+            self.assertEqual(s.identity, u.id)
+            self.assertEqual(s.email, u.email)
+            self.assertGreater(s.life, 0)
+        # refresh: a rotated pair of login tokens
+        r = self.admin.client.session.refresh(pair["refresh_token"], user_token=pair["access_token"]).result
+        self.assertEqual(r.active_token.type, "user")
+        self.assertEqual(r.refresh_token.type, "session")
+        self.assertEqual(r.active_token.identity, u.id)
+        with self.assertStatus("CantRefreshToken"):
+            self.admin.client.session.refresh(pair["refresh_token"])
+        # reuse revoked that session: one left, then logout ends it
+        self.assertEqual(len(self.admin.client.session.list(other).result.sessions), 1)
+        self.admin.client.session.logout(other)
+        with self.assertStatus("InvalidToken"):
+            self.admin.client.token_endpoints.check(other)
+
+    def test_invalidate_and_admin_logout(self):
+        u, password = self.new_user_with_password("inv")
+        a = login_token(u.email, password)
+        b = login_token(u.email, password)
+        sessions = self.admin.session.list(filter={"identity": u.id}).result.sessions
+        self.assertEqual(len(sessions), 2)
+        self.assertIsInstance(self.view.session.list(size=1).result.sessions, list)
+        b_id = self.admin.client.token_endpoints.check(b).result.id
+        # The id of a token check on an access token is the token's; pick b's session by elimination.
+        a_session = [s for s in sessions if s.id != b_id]
+        self.admin.client.session.invalidate(a, a_session[0].id)
+        remaining = self.admin.session.list(filter={"identity": u.id}).result.sessions
+        self.assertEqual(len(remaining), 1)
+        self.admin.session.invalidate(remaining[0].id)
+        with self.assertStatus("NotFound"):
+            self.admin.session.invalidate(remaining[0].id)
+        c = login_token(u.email, password)
+        self.admin.session.logout(u.id)
+        with self.assertStatus("InvalidToken"):
+            self.admin.client.token_endpoints.check(c)
+        with self.assertStatus("Forbidden"):
+            self.view.session.logout(u.id)
+
+
 # ============================================================ errors (spec §2, §3.6)
 class ErrorTests(Base):
     def test_unknown_user(self):
