@@ -1483,6 +1483,9 @@ async fn client_endpoints(srv: Srv) {
         "FieldRequired",
         "/token",
     );
+    // The JWK set, as on /.well-known/jwks.json.
+    let r = v2(&srv, "/v2/client/jwks", &admin, json!({})).await;
+    assert_eq!(ok(&r), &srv.state.aegis.jwks());
     // Password change: the calling session stays, the others end.
     let change =
         |old: &str, new: &str| json!({"token": access, "old_password": old, "new_password": new});

@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(token_check))
         .routes(routes!(password_change))
+        .routes(routes!(jwks))
 }
 
 /// Describe a token — spec §7.1.
@@ -61,6 +62,17 @@ async fn password_change(State(s): State<AppState>, req: Request) -> Response {
                 e => e.into(),
             })?;
         Ok(("Password changed".into(), json!({})))
+    })
+    .await
+}
+
+/// The public keys that verify aegis access tokens — spec §7.5 `client/jwks`
+/// (the same set as `/.well-known/jwks.json`).
+#[utoipa::path(post, path = "/v2/client/jwks", tag = "pangea", responses((status = 200, description = "JWK set")))]
+async fn jwks(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |call: Call| async move {
+        let call = finish(call)?;
+        Ok(("JWKS retrieved".into(), call.state.aegis.jwks()))
     })
     .await
 }
