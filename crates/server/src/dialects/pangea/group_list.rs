@@ -6,16 +6,14 @@ use std::cmp::Ordering;
 
 use aegis_core::group::Group;
 use aegis_core::identity::fold;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, Utc};
+use aegis_core::query::{Order, Value as Q};
+use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::body::Body;
 use super::envelope::time;
-use super::ids;
+use super::{ids, paging};
 
 /// A sort key: text or a time in microseconds.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -160,15 +158,8 @@ pub fn parse(body: &mut Body) -> GroupListing {
             Err(code) => body.error(code, format!("/filter/{k}"), format!("bad filter '{k}'")),
         }
     }
-    let order = body.string("order");
-    let desc = match order.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(_) => {
-            body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
-            false
-        }
-    };
+    let (order, order_text) = paging::order(body);
+    let desc = order == Order::Desc;
     let order_by = body.string("order_by");
     let by = match order_by.as_deref() {
         None | Some("name") => By::Name,
@@ -185,34 +176,26 @@ pub fn parse(body: &mut Body) -> GroupListing {
             By::Name
         }
     };
-    let size = match body.integer("size") {
-        None => 20,
-        Some(n) if n < 1 => {
-            body.error("NotWithinRange", "/size", "'size' must be at least 1");
-            20
-        }
-        Some(n) => n.min(1000) as usize,
-    };
-    let binding = {
-        let canon = json!({"f": filter, "o": order, "b": order_by}).to_string();
-        Sha256::digest(canon.as_bytes())[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let cursor = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
-        let parsed = decode(&c, &binding);
-        if parsed.is_none() {
-            body.error(
-                "BadFormat",
-                "/last",
-                "'last' is not a cursor of this listing",
-            );
-        }
-        parsed
-    });
+    let size = paging::size(body) as usize;
+    let binding =
+        paging::binding(json!({"e": "group", "f": filter, "o": order_text, "b": order_by}));
+    let cursor = paging::last(body, &binding);
     let (after, total) = match cursor {
-        Some((k, id, c)) => (Some((k, id)), Some(c)),
+        Some(c) => match c.key {
+            Some(Q::Text(t)) => (Some((Key::Text(t), c.id)), Some(c.total)),
+            Some(Q::Time(t)) => (
+                Some((Key::Micros(t.timestamp_micros()), c.id)),
+                Some(c.total),
+            ),
+            _ => {
+                body.error(
+                    "BadFormat",
+                    "/last",
+                    "'last' is not a cursor of this listing",
+                );
+                (None, None)
+            }
+        },
         None => (None, None),
     };
     GroupListing {
@@ -224,25 +207,6 @@ pub fn parse(body: &mut Body) -> GroupListing {
         total,
         binding,
     }
-}
-
-fn decode(text: &str, binding: &str) -> Option<(Key, Uuid, u64)> {
-    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let v: Value = serde_json::from_slice(&raw).ok()?;
-    if v.get("h")?.as_str()? != binding {
-        return None;
-    }
-    let k = v.get("k")?;
-    let key = match (k.get("s"), k.get("t")) {
-        (Some(s), _) => Key::Text(s.as_str()?.to_owned()),
-        (_, Some(t)) => Key::Micros(t.as_i64()?),
-        _ => return None,
-    };
-    Some((
-        key,
-        Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
-        v.get("c")?.as_u64()?,
-    ))
 }
 
 impl GroupListing {
@@ -278,12 +242,17 @@ impl GroupListing {
             .collect();
         let next = (rest.len() > self.size).then(|| {
             let (k, g) = &rest[self.size - 1];
-            let k = match k {
-                Key::Text(s) => json!({"s": s}),
-                Key::Micros(t) => json!({"t": t}),
+            let key = match k {
+                Key::Text(s) => Q::Text(s.clone()),
+                Key::Micros(t) => Q::Time(Utc.timestamp_micros(*t).single().unwrap_or_default()),
             };
-            URL_SAFE_NO_PAD
-                .encode(json!({"h": self.binding, "k": k, "i": g.id, "c": total}).to_string())
+            let cursor = paging::Cursor {
+                key: Some(key),
+                id: g.id,
+                total,
+                owner: None,
+            };
+            paging::encode(&self.binding, &cursor)
         });
         (page, total, next)
     }

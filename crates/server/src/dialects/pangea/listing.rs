@@ -2,21 +2,13 @@
 //! opaque keyset cursor `last`, which binds the filter and order it was made for.
 
 use aegis_core::identity::fold;
-use aegis_core::query::{After, Condition, Order, UserField, UserOrder, UserQuery, Value as Q};
+use aegis_core::query::{After, Condition, UserField, UserOrder, UserQuery, Value as Q};
 use aegis_core::User;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::body::Body;
-use super::ids;
-
-/// Default and largest page sizes.
-const DEFAULT_SIZE: u32 = 20;
-const MAX_SIZE: u32 = 1000;
+use super::{ids, paging};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -206,15 +198,7 @@ pub struct Listing {
 pub fn parse_user_query(body: &mut Body) -> Listing {
     let filter = body.object("filter", false).unwrap_or_default();
     let conditions = parse_filter(body, &filter);
-    let order_name = body.string("order");
-    let order = match order_name.as_deref() {
-        None | Some("asc") => Order::Asc,
-        Some("desc") => Order::Desc,
-        Some(_) => {
-            body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
-            Order::Asc
-        }
-    };
+    let (order, order_name) = paging::order(body);
     let by_name = body.string("order_by");
     let by = match by_name.as_deref() {
         None => UserOrder::CreatedAt,
@@ -227,35 +211,18 @@ pub fn parse_user_query(body: &mut Body) -> Listing {
             UserOrder::CreatedAt
         }),
     };
-    let size = match body.integer("size") {
-        None => DEFAULT_SIZE,
-        Some(n) if n < 1 => {
-            body.error("NotWithinRange", "/size", "'size' must be at least 1");
-            DEFAULT_SIZE
-        }
-        Some(n) => n.min(MAX_SIZE as i64) as u32,
-    };
-    let binding = {
-        let canon = json!({"f": filter, "o": order_name, "b": format!("{by:?}")}).to_string();
-        let d = Sha256::digest(canon.as_bytes());
-        d[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let cursor = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
-        let parsed = decode_cursor(&c, &binding);
-        if parsed.is_none() {
-            body.error(
-                "BadFormat",
-                "/last",
-                "'last' is not a cursor of this listing",
-            );
-        }
-        parsed
-    });
+    let size = paging::size(body);
+    let binding =
+        paging::binding(json!({"e": "user", "f": filter, "o": order_name, "b": format!("{by:?}")}));
+    let cursor = paging::last(body, &binding);
     let (after, total) = match cursor {
-        Some((a, t)) => (Some(a), Some(t)),
+        Some(c) => (
+            Some(After {
+                key: c.key,
+                id: c.id,
+            }),
+            Some(c.total),
+        ),
         None => (None, None),
     };
     let query = UserQuery {
@@ -273,46 +240,6 @@ pub fn parse_user_query(body: &mut Body) -> Listing {
     }
 }
 
-fn key_json(k: &Option<Q>) -> Value {
-    match k {
-        None => Value::Null,
-        Some(Q::Text(s)) => json!({"s": s}),
-        Some(Q::Int(n)) => json!({"n": n}),
-        Some(Q::Bool(b)) => json!({"b": b}),
-        Some(Q::Time(t)) => json!({"t": t.timestamp_micros()}),
-        Some(Q::Id(id)) => json!({"u": id}),
-    }
-}
-
-fn key_from(v: &Value) -> Option<Option<Q>> {
-    if v.is_null() {
-        return Some(None);
-    }
-    let o = v.as_object()?;
-    let (k, v) = o.iter().next()?;
-    Some(Some(match k.as_str() {
-        "s" => Q::Text(v.as_str()?.to_owned()),
-        "n" => Q::Int(v.as_i64()?),
-        "b" => Q::Bool(v.as_bool()?),
-        "t" => Q::Time(Utc.timestamp_micros(v.as_i64()?).single()?),
-        "u" => Q::Id(Uuid::parse_str(v.as_str()?).ok()?),
-        _ => return None,
-    }))
-}
-
-fn decode_cursor(text: &str, binding: &str) -> Option<(After, u64)> {
-    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let v: Value = serde_json::from_slice(&raw).ok()?;
-    if v.get("h")?.as_str()? != binding {
-        return None;
-    }
-    let after = After {
-        key: key_from(v.get("k")?)?,
-        id: Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
-    };
-    Some((after, v.get("c")?.as_u64()?))
-}
-
 /// The cursor continuing after `last` in the listing's order; it carries the
 /// listing's total so later pages need not count again.
 pub fn cursor_after(listing: &Listing, total: u64, last: &User) -> String {
@@ -325,6 +252,11 @@ pub fn cursor_after(listing: &Listing, total: u64, last: &User) -> String {
         UserOrder::LoginCount => Some(Q::Int(last.login_count)),
         UserOrder::Email => last.email.as_ref().map(|e| Q::Text(e.as_str().to_owned())),
     };
-    let v = json!({"h": listing.binding, "k": key_json(&key), "i": last.id, "c": total});
-    URL_SAFE_NO_PAD.encode(v.to_string())
+    let cursor = paging::Cursor {
+        key,
+        id: last.id,
+        total,
+        owner: None,
+    };
+    paging::encode(&listing.binding, &cursor)
 }

@@ -9,6 +9,7 @@ mod group_list;
 mod groups;
 mod ids;
 mod listing;
+mod paging;
 mod session_list;
 mod sessions;
 mod users;

@@ -4,16 +4,13 @@
 
 use aegis_core::authz::Capability;
 use aegis_core::identity::fold;
-use aegis_core::query::{After, Order, Page, Value as Q};
+use aegis_core::query::{After, Page, Value as Q};
 use aegis_core::session::{Session, SessionCondition, SessionField, SessionOrder, SessionQuery};
 use aegis_core::User;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, TimeZone, Utc};
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -22,12 +19,8 @@ use super::body::Body;
 use super::envelope::{time, Failure};
 use super::sessions::body_token;
 use super::users::finish;
-use super::{ids, run, Access, Call};
+use super::{ids, paging, run, Access, Call};
 use crate::state::AppState;
-
-/// Default and largest page sizes.
-const DEFAULT_SIZE: u32 = 20;
-const MAX_SIZE: u32 = 1000;
 
 /// The session listing routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -205,15 +198,7 @@ fn parse(body: &mut Body, endpoint: &str) -> Listing {
             conditions.extend(c);
         }
     }
-    let order_name = body.string("order");
-    let order = match order_name.as_deref() {
-        None | Some("asc") => Order::Asc,
-        Some("desc") => Order::Desc,
-        Some(_) => {
-            body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
-            Order::Asc
-        }
-    };
+    let (order, order_name) = paging::order(body);
     let by = match body.string("order_by").as_deref() {
         None => SessionOrder::CreatedAt,
         Some(n) => order_by(n).unwrap_or_else(|| {
@@ -225,28 +210,20 @@ fn parse(body: &mut Body, endpoint: &str) -> Listing {
             SessionOrder::CreatedAt
         }),
     };
-    let size = match body.integer("size") {
-        None => DEFAULT_SIZE,
-        Some(n) if n < 1 => {
-            body.error("NotWithinRange", "/size", "'size' must be at least 1");
-            DEFAULT_SIZE
-        }
-        Some(n) => u32::try_from(n.min(i64::from(MAX_SIZE))).unwrap_or(MAX_SIZE),
-    };
-    let binding = binding(endpoint, &filter, order_name.as_deref(), by);
-    let cursor = body.string("last").filter(|s| !s.is_empty()).and_then(|c| {
-        let parsed = decode_cursor(&c, &binding);
-        if parsed.is_none() {
-            body.error(
-                "BadFormat",
-                "/last",
-                "'last' is not a cursor of this listing",
-            );
-        }
-        parsed
-    });
+    let size = paging::size(body);
+    let binding = paging::binding(
+        json!({"e": endpoint, "f": filter, "o": order_name, "b": format!("{by:?}")}),
+    );
+    let cursor = paging::last(body, &binding);
     let (after, total, owner) = match cursor {
-        Some((a, t, o)) => (Some(a), Some(t), o),
+        Some(c) => (
+            Some(After {
+                key: c.key,
+                id: c.id,
+            }),
+            Some(c.total),
+            c.owner,
+        ),
         None => (None, None, None),
     };
     Listing {
@@ -265,58 +242,6 @@ fn parse(body: &mut Body, endpoint: &str) -> Listing {
     }
 }
 
-fn binding(
-    endpoint: &str,
-    filter: &Map<String, Value>,
-    order: Option<&str>,
-    by: SessionOrder,
-) -> String {
-    let canon = json!({"e": endpoint, "f": filter, "o": order, "b": format!("{by:?}")}).to_string();
-    Sha256::digest(canon.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn key_json(k: &Option<Q>) -> Value {
-    match k {
-        Some(Q::Text(s)) => json!({"s": s}),
-        Some(Q::Time(t)) => json!({"t": t.timestamp_micros()}),
-        Some(Q::Id(id)) => json!({"u": id}),
-        _ => Value::Null,
-    }
-}
-
-fn key_from(v: &Value) -> Option<Option<Q>> {
-    if v.is_null() {
-        return Some(None);
-    }
-    let (k, v) = v.as_object()?.iter().next()?;
-    Some(Some(match k.as_str() {
-        "s" => Q::Text(v.as_str()?.to_owned()),
-        "t" => Q::Time(Utc.timestamp_micros(v.as_i64()?).single()?),
-        "u" => Q::Id(Uuid::parse_str(v.as_str()?).ok()?),
-        _ => return None,
-    }))
-}
-
-fn decode_cursor(text: &str, binding: &str) -> Option<(After, u64, Option<Uuid>)> {
-    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let v: Value = serde_json::from_slice(&raw).ok()?;
-    if v.get("h")?.as_str()? != binding {
-        return None;
-    }
-    let after = After {
-        key: key_from(v.get("k")?)?,
-        id: Uuid::parse_str(v.get("i")?.as_str()?).ok()?,
-    };
-    let owner = match v.get("o") {
-        None => None,
-        Some(o) => Some(Uuid::parse_str(o.as_str()?).ok()?),
-    };
-    Some((after, v.get("c")?.as_u64()?, owner))
-}
-
 /// The cursor continuing after `last`, carrying the listing's total (and, for
 /// a client listing, its owner).
 fn cursor_after(listing: &Listing, total: u64, (s, u): &(Session, User)) -> String {
@@ -327,11 +252,13 @@ fn cursor_after(listing: &Listing, total: u64, (s, u): &(Session, User)) -> Stri
         SessionOrder::Expire => Some(Q::Time(s.expires_at)),
         SessionOrder::Email => u.email.as_ref().map(|e| Q::Text(e.as_str().to_owned())),
     };
-    let mut v = json!({"h": listing.binding, "k": key_json(&key), "i": s.id, "c": total});
-    if let Some(owner) = listing.query.user {
-        v["o"] = json!(owner);
-    }
-    URL_SAFE_NO_PAD.encode(v.to_string())
+    let cursor = paging::Cursor {
+        key,
+        id: s.id,
+        total,
+        owner: listing.query.user,
+    };
+    paging::encode(&listing.binding, &cursor)
 }
 
 /// The session item (SDK `SessionItem`).
