@@ -100,3 +100,58 @@ pub struct Page<T> {
     /// True when another page follows this one.
     pub more: bool,
 }
+
+/// Most values one `__in` / `__contains` condition may carry.
+pub const MAX_LIST_VALUES: usize = 100;
+
+/// Checks the values of one condition: lists bounded, no NUL in text (no
+/// backend can store it). `field` names the condition for the error.
+pub fn check_values<'a>(
+    field: &'static str,
+    texts: impl IntoIterator<Item = &'a str>,
+    list_len: usize,
+) -> crate::error::Result<()> {
+    if list_len > MAX_LIST_VALUES {
+        return Err(crate::error::Error::invalid(
+            field,
+            format!("A filter list may hold at most {MAX_LIST_VALUES} values"),
+        ));
+    }
+    if texts.into_iter().any(|t| t.contains('\0')) {
+        return Err(crate::error::Error::invalid(
+            field,
+            "Filter values must not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
+fn text_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+impl Condition {
+    /// [`check_values`] for a user-listing condition.
+    pub fn check(&self) -> crate::error::Result<()> {
+        match self {
+            Condition::Contains(_, l) => {
+                check_values("filter", l.iter().map(String::as_str), l.len())
+            }
+            Condition::In(_, l) => check_values("filter", l.iter().filter_map(text_of), l.len()),
+            Condition::Eq(_, v)
+            | Condition::Gt(_, v)
+            | Condition::Gte(_, v)
+            | Condition::Lt(_, v)
+            | Condition::Lte(_, v) => check_values("filter", text_of(v), 0),
+            Condition::Never => Ok(()),
+        }
+    }
+}
+
+/// The text of a value, if it is text (for checks of other listings).
+pub fn value_text(v: &Value) -> Option<&str> {
+    text_of(v)
+}

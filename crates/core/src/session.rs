@@ -100,3 +100,24 @@ pub struct SessionQuery {
     /// Do not count the matches (`Page::total` is then 0), as for user listings.
     pub skip_total: bool,
 }
+
+impl SessionCondition {
+    /// Bounded lists, no NUL in text (see [`crate::query::check_values`]).
+    pub fn check(&self) -> crate::error::Result<()> {
+        use crate::query::{check_values, value_text};
+        match self {
+            SessionCondition::Contains(_, l) => {
+                check_values("filter", l.iter().map(String::as_str), l.len())
+            }
+            SessionCondition::In(_, l) => {
+                check_values("filter", l.iter().filter_map(value_text), l.len())
+            }
+            SessionCondition::Eq(_, v)
+            | SessionCondition::Gt(_, v)
+            | SessionCondition::Gte(_, v)
+            | SessionCondition::Lt(_, v)
+            | SessionCondition::Lte(_, v) => check_values("filter", value_text(v), 0),
+            SessionCondition::Never => Ok(()),
+        }
+    }
+}

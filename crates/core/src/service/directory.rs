@@ -86,6 +86,12 @@ pub fn check_profile(profile: &BTreeMap<String, String>) -> Result<()> {
                 format!("Profile key {k:?} is not allowed"),
             ));
         }
+        if v.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
+            return Err(Error::invalid(
+                "profile",
+                format!("Profile value of {k:?} contains control characters"),
+            ));
+        }
         if v.chars().count() > PROFILE_MAX_VALUE {
             return Err(Error::invalid(
                 "profile",
@@ -143,6 +149,7 @@ impl Aegis {
     /// A filtered page of users (directory readers).
     pub async fn query_users(&self, actor: &Actor, query: &UserQuery) -> Result<Page<UserInfo>> {
         require(actor.role(), Capability::ReadDirectory)?;
+        query.conditions.iter().try_for_each(|c| c.check())?;
         let page = self.store.query_users(query).await?;
         Ok(Page {
             items: self.user_infos(page.items).await?,
@@ -266,6 +273,17 @@ impl Aegis {
     ) -> Result<Group> {
         require(actor.role(), Capability::Administer)?;
         let name = name.trim();
+        let texts = [Some(name), Some(kind), description.as_deref()];
+        if texts.iter().flatten().any(|t| t.contains('\0'))
+            || attributes
+                .iter()
+                .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(Error::invalid(
+                "name",
+                "Group fields must not contain NUL characters",
+            ));
+        }
         if name.is_empty() || name.chars().count() > 256 {
             return Err(Error::invalid(
                 "name",

@@ -143,6 +143,7 @@ impl Aegis {
     /// clears the expired flag and ends every *other* session of the user; the
     /// caller's session continues. API tokens cannot change passwords.
     pub async fn change_password(&self, caller: &Principal, old: &str, new: &str) -> Result<()> {
+        require(caller.role(), Capability::ManageSelf)?;
         let sid = match &caller.credential {
             super::Credential::Session { sid, .. } => *sid,
             super::Credential::ApiToken { .. } => return Err(Error::Forbidden),

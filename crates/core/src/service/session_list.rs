@@ -20,6 +20,7 @@ impl Aegis {
         query: &SessionQuery,
     ) -> Result<Page<(Session, User)>> {
         require(principal.role(), Capability::ReadSelf)?;
+        query.conditions.iter().try_for_each(|c| c.check())?;
         let query = SessionQuery {
             user: Some(principal.user.id),
             ..bounded(query)
@@ -34,6 +35,7 @@ impl Aegis {
         query: &SessionQuery,
     ) -> Result<Page<(Session, User)>> {
         require(actor.role(), Capability::ReadDirectory)?;
+        query.conditions.iter().try_for_each(|c| c.check())?;
         self.store
             .query_sessions(&bounded(query), self.clock.now())
             .await

@@ -1558,3 +1558,77 @@ async fn client_endpoints(srv: Srv) {
         "ExpiredToken",
     );
 }
+
+both!(hostile_values);
+
+/// Values no backend can store, or lists that would overflow bind parameters,
+/// are validation errors, never 500s (the SDK retries 5xx).
+async fn hostile_values(srv: Srv) {
+    let admin = service_token(&srv, "admin@example.com", Role::Admin).await;
+    let id = ok(&v2(
+        &srv,
+        "/v2/user/create",
+        &admin,
+        json!({"email": "nul@example.com", "profile": {}}),
+    )
+    .await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = v2(
+        &srv,
+        "/v2/user/profile/update",
+        &admin,
+        json!({"id": id, "profile": {"a": "x\u{0}y"}}),
+    )
+    .await;
+    status(&r, 400, "ValidationError");
+    let r = v2(
+        &srv,
+        "/v2/user/create",
+        &admin,
+        json!({"email": "nul2@example.com", "profile": {"a": "\u{0}"}}),
+    )
+    .await;
+    status(&r, 400, "ValidationError");
+    let r = v2(
+        &srv,
+        "/v2/user/list",
+        &admin,
+        json!({"filter": {"email__contains": ["\u{0}"]}}),
+    )
+    .await;
+    status(&r, 400, "ValidationError");
+    let many: Vec<String> = (0..70_000).map(|i| format!("u{i}")).collect();
+    let r = v2(
+        &srv,
+        "/v2/user/list",
+        &admin,
+        json!({"filter": {"email__in": many}}),
+    )
+    .await;
+    status(&r, 400, "ValidationError");
+    let r = v2(
+        &srv,
+        "/v2/session/list",
+        &admin,
+        json!({"filter": {"email__contains": ["\u{0}"]}}),
+    )
+    .await;
+    status(&r, 400, "ValidationError");
+    let r = v2(
+        &srv,
+        "/v2/group/create",
+        &admin,
+        json!({"name": "a\u{0}", "type": "t"}),
+    )
+    .await;
+    status(&r, 400, "ValidationError");
+    // A view account may not change its password through the client API.
+    srv.user("viewer@example.com", Role::View).await;
+    let token = srv.argon_login("viewer@example.com").await;
+    let body = json!({"token": token, "old_password": PASSWORD, "new_password": "another long passphrase"});
+    let r = v2(&srv, "/v2/client/password/change", &admin, body).await;
+    assert_ne!(r.status, 200, "{}", r.body);
+    assert!(r.status < 500);
+}

@@ -1,11 +1,14 @@
 //! Passwords: the policy every dialect applies, and argon2id hashing that runs on
-//! blocking threads behind a bounded queue.
+//! blocking threads behind a bounded queue. Stored hashes from other systems
+//! (bcrypt, scrypt, PBKDF2, salted digests, crypt(3), Firebase: see [`HashFormat`])
+//! verify as they are and report `needs_rehash`, so the caller replaces them.
 
 use std::collections::HashSet;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, LazyLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
@@ -14,13 +17,20 @@ use crate::config::Argon2Config;
 use crate::error::{Error, Result};
 use crate::identity::{fold, Username};
 
+mod digest;
+mod firebase;
+mod format;
+mod kdf;
+
+pub use format::{describe, DigestAlg, HashFormat, Pbkdf2Encoding};
+
 /// Fewest characters (Unicode code points after NFKC) in a password.
 pub const MIN_LEN: usize = 8;
 /// Most characters in a password.
 pub const MAX_LEN: usize = 256;
 
 static BLOCKLIST: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../data/common-passwords.txt")
+    include_str!("../../data/common-passwords.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .collect()
@@ -164,38 +174,39 @@ impl Hasher {
         self.run(move |params| hash_blocking(&params, &pw)).await
     }
 
-    /// Checks a password against a stored PHC string; with `None` (unknown user or
-    /// no password) it checks against a dummy hash so timing reveals nothing, and
-    /// answers `ok: false`.
+    /// Checks a password against a stored hash in any supported format (see
+    /// [`HashFormat`]); with `None` (unknown user or no password) it checks against a
+    /// dummy hash so timing reveals nothing, and answers `ok: false`. A stored string
+    /// in no supported format, or past the work-factor bounds, answers `ok: false`
+    /// and logs a warning (never the hash). `needs_rehash` is false only for argon2id
+    /// with the current parameters.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verified> {
         let pw = password.0.clone();
-        let (phc, real) = match stored {
+        let (stored, real) = match stored {
             Some(s) => (s.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
         self.run(move |params| {
-            let parsed = match PasswordHash::new(&phc) {
+            let parsed = match format::parse(&stored, &format::Limits::admitting(&params)) {
                 Ok(p) => p,
-                Err(_) => {
-                    tracing::warn!("stored password hash is not a valid PHC string");
+                Err(refusal) => {
+                    refusal.log();
                     return Ok(Verified {
                         ok: false,
                         needs_rehash: false,
                     });
                 }
             };
-            let ok = Argon2::default()
-                .verify_password(pw.as_bytes(), &parsed)
-                .is_ok();
-            let needs_rehash = parsed.algorithm != Algorithm::Argon2id.ident()
-                || Params::try_from(&parsed).map_or(true, |p| {
-                    p.m_cost() != params.m_cost()
-                        || p.t_cost() != params.t_cost()
-                        || p.p_cost() != params.p_cost()
+            // The verifiers are bounded and checked, but a panic in a foreign-format
+            // crate must still end as a failed login, not a failed request.
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| parsed.verify(pw.as_bytes())))
+                .unwrap_or_else(|_| {
+                    tracing::warn!(format = %parsed.format(), "password verifier panicked");
+                    false
                 });
             Ok(Verified {
                 ok: ok && real,
-                needs_rehash,
+                needs_rehash: !parsed.is_current(&params),
             })
         })
         .await
@@ -211,91 +222,4 @@ fn hash_blocking(params: &Params, pw: &str) -> Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cheap() -> Argon2Config {
-        Argon2Config {
-            memory_kib: 256,
-            iterations: 1,
-            parallelism: 1,
-            workers: 1,
-            queue: 1,
-        }
-    }
-
-    #[test]
-    fn blocklist_is_real() {
-        assert!(BLOCKLIST.len() >= 10_000);
-        assert!(BLOCKLIST.contains("password"));
-    }
-
-    #[test]
-    fn policy() {
-        let u = Username::parse("alice").unwrap();
-        let ok = |p: &str| check_policy(&Password::new(p), &u);
-        assert!(ok("correct horse battery").is_ok());
-        assert!(ok("short").is_err());
-        assert!(ok(&"x".repeat(257)).is_err());
-        assert!(ok(&"xy".repeat(128)).is_ok());
-        assert!(ok("password1").is_err());
-        assert!(ok("PASSWORD1").is_err());
-        assert!(ok("iloveyou").is_err());
-        let long = Username::parse("alice-in-chains").unwrap();
-        assert!(check_policy(&Password::new("Alice-In-Chains"), &long).is_err());
-        // 8 code points, NFKC: fullwidth letters count as one each.
-        assert!(ok("ｚｑｘｗｖｋｊｐ").is_ok());
-    }
-
-    #[tokio::test]
-    async fn hash_and_verify() {
-        let h = Hasher::new(&cheap()).unwrap();
-        let pw = Password::new("a long enough one");
-        let phc = h.hash(&pw).await.unwrap();
-        assert!(phc.starts_with("$argon2id$"));
-        let v = h.verify(&pw, Some(&phc)).await.unwrap();
-        assert!(v.ok && !v.needs_rehash);
-        assert!(
-            !h.verify(&Password::new("wrong one!"), Some(&phc))
-                .await
-                .unwrap()
-                .ok
-        );
-        assert!(!h.verify(&pw, None).await.unwrap().ok);
-        assert!(!h.verify(&pw, Some("garbage")).await.unwrap().ok);
-        let stronger = Hasher::new(&Argon2Config {
-            memory_kib: 512,
-            ..cheap()
-        })
-        .unwrap();
-        assert!(stronger.verify(&pw, Some(&phc)).await.unwrap().needs_rehash);
-    }
-
-    #[tokio::test]
-    async fn full_queue_is_unavailable() {
-        let h = Hasher::new(&Argon2Config {
-            memory_kib: 8192,
-            iterations: 3,
-            ..cheap()
-        })
-        .unwrap();
-        let pw = Password::new("a long enough one");
-        let jobs: Vec<_> = (0..8)
-            .map(|_| {
-                let h = h.clone();
-                let pw = pw.clone();
-                tokio::spawn(async move { h.hash(&pw).await })
-            })
-            .collect();
-        let mut busy = 0;
-        for j in jobs {
-            if let Err(Error::Unavailable { .. }) = j.await.unwrap() {
-                busy += 1;
-            }
-        }
-        assert!(
-            busy > 0,
-            "a queue of 1 behind 1 worker must refuse some of 8"
-        );
-    }
-}
+mod tests;
