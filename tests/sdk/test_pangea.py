@@ -1002,5 +1002,69 @@ class ErrorTests(Base):
         self.assertEqual([e["source"] for e in body["result"]["errors"]], ["/"])
 
 
+class ImportTests(Base):
+    """Bulk import (spec §6) through the SDK's generic transport, exactly as the
+    spec shows the call: `data` is the `request` part, `files` the upload."""
+
+    BCRYPT = "$2b$04$5Lg6UIBWseMGMWXSI3BK8eM7yCkJ8n2Ww/ngp4gKAHl17vdPC1Xr6"  # "correct horse battery staple"
+
+    def upload(self, csv: bytes, authn=None):
+        authn = authn or self.admin
+        return authn.request.post(
+            "v2/users/sources/upload",
+            PangeaResponseResult,
+            data={"transfer_method": "multipart", "file_type": "csv"},
+            files=[("upload", ("users.csv", csv, "text/csv"))],
+        )
+
+    def test_upload_import_poll_and_log_in(self):
+        email = unique_email("imp")
+        csv = f"email,first_name,pw\n{email},Ann,{self.BCRYPT}\nbroken,Bob,\n".encode()
+        resp = self.upload(csv)
+        self.assertEnvelope(resp)
+        source = resp.json["result"]["object"]
+        self.assertRegex(source["id"], r"^pus_[a-z2-7]{32}$")
+        self.assertEqual([f["source_field_name"] for f in source["source_fields"]], ["email", "first_name", "pw"])
+        mappings = [
+            {"source_field": {"source_field_name": "email", "source_field_type": "string"},
+             "pangea_field": {"pangea_field_name": "email", "pangea_field_type": "email", "required": True}},
+            {"source_field": {"source_field_name": "first_name", "source_field_type": "string"},
+             "pangea_field": {"pangea_field_name": "first_name", "pangea_field_type": "string", "is_profile_field": True}},
+            {"source_field": {"source_field_name": "pw", "source_field_type": "string"},
+             "pangea_field": {"pangea_field_name": "password", "pangea_field_type": "string",
+                              "password_hash_params": {"algorithm": "BCRYPT"}}},
+        ]
+        resp = self.admin.request.post("v2/users/import", PangeaResponseResult,
+                                       data={"name": "sdk", "source_id": source["id"], "field_mappings": mappings})
+        self.assertEnvelope(resp)
+        job = resp.json["result"]
+        self.assertRegex(job["id"], r"^pum_[a-z2-7]{32}$")
+        self.assertEqual(job["status"], "pending")
+        for _ in range(200):
+            resp = self.view.request.post("v2/users/import/get", PangeaResponseResult,
+                                          data={"id": job["id"], "verbose_failed": True})
+            job = resp.json["result"]
+            if job["status"] != "pending":
+                break
+            time.sleep(0.05)
+        self.assertEqual(job["status"], "success")
+        self.assertEqual((job["summary"]["total"], job["summary"]["successful"], job["summary"]["failed"]), (2, 1, 1))
+        self.assertEqual([d["message"] for d in job["details"]], ["row 2: email: does not match pattern"])
+        # The imported user exists with its profile and a password authenticator.
+        user = self.admin.user.profile.get(email=email).result
+        self.assertEqual(user.profile["first_name"], "Ann")
+        self.assertEqual([a.type for a in user.authenticators], ["password"])
+        resp = self.view.request.post("v2/users/import/list", PangeaResponseResult,
+                                      data={"filter": {"id": job["id"]}})
+        self.assertEqual(resp.json["result"]["count"], 1)
+
+    def test_upload_errors_and_roles(self):
+        with self.assertStatus("ValidationError", pe.ValidationException) as caught:
+            self.upload(b"")
+        self.assertEqual([e.source for e in caught[0].errors], ["/upload"])
+        with self.assertStatus("Forbidden"):
+            self.upload(b"email\na@b.co\n", authn=self.view)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,4 +1,7 @@
-//! The `aegis` binary: serve, migrate, and operator commands for users and tokens.
+//! The `aegis` binary: serve, migrate, and operator commands for users, tokens
+//! and bulk imports.
+
+mod import;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -53,6 +56,23 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import users from a CSV or JSONL file, with a progress bar.
+    Import {
+        /// The file to import.
+        file: PathBuf,
+        /// File format (default: by extension, `.jsonl`/`.ndjson` else CSV).
+        #[arg(long, value_parser = parse_format)]
+        format: Option<aegis_core::import::SourceFormat>,
+        /// JSON mapping of columns to user fields (default: columns named like the fields).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Name of the import job (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Validate every row without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +110,10 @@ enum TokenCommand {
     },
 }
 
+fn parse_format(s: &str) -> Result<aegis_core::import::SourceFormat, String> {
+    aegis_core::import::SourceFormat::parse(s).ok_or_else(|| "must be csv or jsonl".to_owned())
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
         .map_err(|_| "must be one of admin, view, user".to_owned())
@@ -99,7 +123,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 fn env_key(key: &str) -> String {
     // figment hands over the variable's own case (ARGON2_MEMORY_KIB).
     let key = key.to_ascii_lowercase();
-    for section in ["throttle", "argon2", "aiohttp"] {
+    for section in ["throttle", "argon2", "aiohttp", "import"] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }
@@ -162,6 +186,25 @@ async fn main() -> anyhow::Result<()> {
             provider,
             name,
         }) => create_token(config, email, role, expiry, provider, name).await,
+        Command::Import {
+            file,
+            format,
+            mapping,
+            name,
+            dry_run,
+        } => {
+            import::run(
+                config,
+                import::ImportArgs {
+                    file,
+                    format,
+                    mapping,
+                    name,
+                    dry_run,
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -172,12 +215,17 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
     let addr = config.listen;
     let state = aegis_server::bootstrap::state(config, Arc::new(SystemClock)).await?;
     let housekeeping = aegis_server::bootstrap::spawn_housekeeping(&state);
+    let importer = aegis_server::bootstrap::spawn_import_worker(&state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "aegis listening");
     aegis_server::serve(listener, aegis_server::app(state), shutdown_signal()).await?;
     housekeeping.abort();
+    if let Some(importer) = importer {
+        // A running job stops here; its lease runs out and it resumes at its checkpoint.
+        importer.abort();
+    }
     tracing::info!("aegis stopped");
     Ok(())
 }
@@ -289,5 +337,6 @@ mod tests {
         assert_eq!(env_key("public_url"), "public_url");
         assert_eq!(env_key("ARGON2_MEMORY_KIB"), "argon2.memory_kib");
         assert_eq!(env_key("THROTTLE_IP_FAILURES"), "throttle.ip_failures");
+        assert_eq!(env_key("IMPORT_LEASE_S"), "import.lease_s");
     }
 }

@@ -30,6 +30,8 @@ pub struct CoreConfig {
     pub argon2: Argon2Config,
     /// Failed-login throttling.
     pub throttle: ThrottleConfig,
+    /// Bulk import.
+    pub import: ImportConfig,
 }
 
 impl Default for CoreConfig {
@@ -47,6 +49,7 @@ impl Default for CoreConfig {
             providers: vec!["local".into()],
             argon2: Argon2Config::default(),
             throttle: ThrottleConfig::default(),
+            import: ImportConfig::default(),
         }
     }
 }
@@ -97,6 +100,38 @@ impl Default for ThrottleConfig {
             account_failures: 10,
             ip_failures: 100,
             lockout_s: 15 * 60,
+        }
+    }
+}
+
+/// Bulk import: uploads and background jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Largest upload in bytes (default 1 GiB); more is refused with 413.
+    pub max_upload_bytes: u64,
+    /// How long an uploaded source is kept, in seconds (default 24 h).
+    pub source_ttl_s: u64,
+    /// Rows written per transaction.
+    pub batch_rows: usize,
+    /// How long a job's owner may go without committing a batch before another
+    /// instance takes the job over, in seconds.
+    pub lease_s: u64,
+    /// How often an idle instance looks for queued jobs, in milliseconds.
+    pub poll_ms: u64,
+    /// Run queued jobs in this instance (off: only other instances run them).
+    pub run_jobs: bool,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 1 << 30,
+            source_ttl_s: 24 * 3600,
+            batch_rows: 2000,
+            lease_s: 15,
+            poll_ms: 1000,
+            run_jobs: true,
         }
     }
 }

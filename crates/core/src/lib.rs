@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod group;
 pub mod identity;
+pub mod import;
 pub mod keys;
 pub mod password;
 pub mod pattern;

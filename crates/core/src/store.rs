@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use crate::api_token::{ApiToken, ApiTokenListing};
 use crate::error::Result;
 use crate::group::{Group, GroupUpdate};
+use crate::import::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus};
 use crate::pattern::Pattern;
 use crate::query::{Page, UserQuery};
 use crate::session::{RefreshToken, Session, SessionQuery};
@@ -235,6 +236,70 @@ pub trait Store: Send + Sync + 'static {
     async fn lock_throttle(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
     /// Forgets a key's failures.
     async fn clear_throttle(&self, key: &str) -> Result<()>;
+
+    /// Records a source being uploaded; it is invisible to `find_import_source`
+    /// until [`Store::complete_import_source`].
+    async fn create_import_source(&self, source: &ImportSource) -> Result<()>;
+    /// Stores chunk `seq` (from 0) of an uploading source.
+    async fn put_import_chunk(&self, source: Uuid, seq: u32, data: &[u8]) -> Result<()>;
+    /// Marks a source complete with its fields, size and chunk count.
+    async fn complete_import_source(&self, source: &ImportSource) -> Result<()>;
+    /// Deletes a source and its chunks (an upload that failed); no-op when absent.
+    async fn delete_import_source(&self, id: Uuid) -> Result<()>;
+    /// A complete, unexpired-or-not source by id.
+    async fn find_import_source(&self, id: Uuid) -> Result<Option<ImportSource>>;
+    /// Chunk `seq` of a source, if stored.
+    async fn get_import_chunk(&self, source: Uuid, seq: u32) -> Result<Option<Vec<u8>>>;
+
+    /// Inserts a job (status pending, no lease).
+    async fn insert_import_job(&self, job: &ImportJob) -> Result<()>;
+    /// A job by id.
+    async fn find_import_job(&self, id: Uuid) -> Result<Option<ImportJob>>;
+    /// Every job, oldest first.
+    async fn list_import_jobs(&self) -> Result<Vec<ImportJob>>;
+    /// Takes the oldest pending job whose lease is free or ended before `now`,
+    /// leasing it to `owner` until `until`. Concurrent claimants never get the
+    /// same job (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_import_job(
+        &self,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<ImportJob>>;
+    /// In one transaction: creates the batch's users, except those whose email or
+    /// username exists (or appears earlier in the batch), which are skipped with the
+    /// existing user's id; records one [`RowReport`] per row; adds the outcomes to
+    /// the job's counters; moves its checkpoint to `batch.offset`; extends the lease
+    /// to `until`. Fails with `Conflict { field: "lease" }` (writing nothing) when
+    /// `owner` no longer holds the job's lease. Returns the new counters.
+    async fn commit_import_batch(
+        &self,
+        job: Uuid,
+        owner: Uuid,
+        batch: &Batch,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Counters>;
+    /// Ends a job held by `owner` with `status` (and the reason for a failure),
+    /// releasing the lease; `Conflict { field: "lease" }` when not held.
+    async fn finish_import_job(
+        &self,
+        job: Uuid,
+        owner: Uuid,
+        status: JobStatus,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The recorded rows of a job with one of `statuses`, in row order, at most `limit`.
+    async fn import_rows(
+        &self,
+        job: Uuid,
+        statuses: &[RowStatus],
+        limit: u32,
+    ) -> Result<Vec<RowReport>>;
+    /// Deletes sources (complete or not, with their chunks) whose `expires_at` is
+    /// before `now`; returns how many went.
+    async fn purge_import_sources(&self, now: DateTime<Utc>) -> Result<u64>;
 
     /// Deletes API tokens, sessions (with their refresh tokens) and throttle
     /// counters whose life ended before `before`; returns how many rows went.

@@ -136,6 +136,8 @@ pub struct NewUser {
     pub active: bool,
     pub verified: bool,
     pub password_expired: bool,
+    /// Phone number (E.164), if any.
+    pub phone: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -114,3 +114,12 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Runs queued import jobs in the background (unless `import.run_jobs` is off).
+pub fn spawn_import_worker(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    if !state.aegis.config().import.run_jobs {
+        return None;
+    }
+    let runner = Arc::clone(state.aegis.import_runner());
+    Some(tokio::spawn(runner.work()))
+}

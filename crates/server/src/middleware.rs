@@ -51,10 +51,20 @@ fn internal_error() -> Response {
 /// Reading the body first means an early answer (401, 403, 404) never leaves
 /// unread bytes on a keep-alive connection, which would make hyper close it
 /// under a client that pools connections (the Pangea SDK does). A body over the
-/// limit gets the owning dialect's 413 at once.
+/// limit gets the owning dialect's 413 at once. The one exception is an import
+/// upload, which streams (bounded) into the store.
 async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = if req.method() == Method::TRACE {
         dialects::status_response(&state, &req, StatusCode::METHOD_NOT_ALLOWED)
+    } else if req.method() == Method::POST && req.uri().path() == dialects::pangea::UPLOAD_PATH {
+        // An import upload streams into the store; the uploaded file is bounded by
+        // the import limit, and everything else in the body by a little more.
+        let limit = usize::try_from(state.aegis.config().import.max_upload_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(state.config.max_body_bytes);
+        let (parts, body) = req.into_parts();
+        let body = Body::new(http_body_util::Limited::new(body, limit));
+        next.run(Request::from_parts(parts, body)).await
     } else {
         let (parts, body) = req.into_parts();
         match axum::body::to_bytes(body, state.config.max_body_bytes).await {

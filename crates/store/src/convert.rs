@@ -1,5 +1,6 @@
 //! Conversions from stored column values into core types, shared by both backends.
 
+use aegis_core::import::{JobStatus, RowStatus, SourceFormat};
 use aegis_core::user::Role;
 use aegis_core::{Error, Result};
 
@@ -22,4 +23,29 @@ pub(crate) fn role(v: &str) -> Result<Role> {
 /// A stored failure counter.
 pub(crate) fn failures(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// A stored count, size or offset (never negative).
+pub(crate) fn unsigned(v: i64, column: &'static str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| corrupt(column))
+}
+
+/// A stored chunk count.
+pub(crate) fn chunks(v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|_| corrupt("chunks"))
+}
+
+/// A stored import source format.
+pub(crate) fn source_format(v: &str) -> Result<SourceFormat> {
+    SourceFormat::parse(v).ok_or_else(|| corrupt("format"))
+}
+
+/// A stored import job status.
+pub(crate) fn job_status(v: &str) -> Result<JobStatus> {
+    JobStatus::parse(v).ok_or_else(|| corrupt("status"))
+}
+
+/// A stored import row status.
+pub(crate) fn row_status(v: &str) -> Result<RowStatus> {
+    RowStatus::parse(v).ok_or_else(|| corrupt("status"))
 }

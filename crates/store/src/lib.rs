@@ -7,6 +7,7 @@ mod admin_guard;
 mod convert;
 mod dialect;
 mod error;
+mod import_plan;
 mod matching;
 mod postgres;
 mod session_query;
@@ -99,6 +100,7 @@ mod tests {
             active: true,
             verified: false,
             password_expired: false,
+            phone: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
         };
         store.insert_user(&user("zoe")).await.unwrap();

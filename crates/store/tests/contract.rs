@@ -12,6 +12,8 @@ mod admin_guard;
 mod fixtures;
 #[path = "contract/groups.rs"]
 mod groups;
+#[path = "contract/imports.rs"]
+mod imports;
 #[path = "contract/invalidations.rs"]
 mod invalidations;
 #[path = "contract/listing.rs"]
@@ -145,6 +147,10 @@ contract!(
     throttle::throttle_lock,
     purge::purge_removes_only_what_ended,
     invalidations::publish_is_harmless,
+    imports::import_sources_round_trip_and_purge,
+    imports::import_jobs_are_claimed_once,
+    imports::import_batches_create_skip_and_report,
+    imports::import_batch_needs_the_lease,
 );
 
 /// A change published by one instance reaches another sharing the database.

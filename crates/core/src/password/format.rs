@@ -81,7 +81,8 @@ pub(super) const BCRYPT_B64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// A digest used by PBKDF2 or a plain salted digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum DigestAlg {
     /// MD5 (plain digests only).
     Md5,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod directory;
+mod imports;
 mod profile;
 mod session_list;
 mod tokens;
@@ -29,6 +30,7 @@ pub use directory::{
     check_profile, password_authenticator_id, AccountChange, Authenticator, AuthenticatorKind,
     UserInfo,
 };
+pub use imports::StartImportError;
 pub use profile::ProfileChange;
 pub use users::{CreateUserRequest, UserChange};
 
@@ -109,6 +111,7 @@ pub struct Aegis {
     hasher: Hasher,
     keys: KeyRing,
     cache: Arc<AuthCache>,
+    runner: Arc<crate::import::Runner>,
 }
 
 impl std::fmt::Debug for Aegis {
@@ -142,7 +145,13 @@ impl Aegis {
                 }
             });
         }
+        let runner = Arc::new(crate::import::Runner::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            config.import.clone(),
+        ));
         Ok(Arc::new(Self {
+            runner,
             store,
             clock,
             config,
@@ -173,10 +182,14 @@ impl Aegis {
     }
 
     /// Housekeeping, run periodically: removes tokens, sessions and throttle
-    /// counters that ended more than 30 days ago.
+    /// counters that ended more than 30 days ago, and expired import sources.
     pub async fn purge_expired(&self) -> Result<u64> {
-        let before = self.clock.now() - chrono::Duration::days(30);
-        self.store.purge_expired(before).await
+        let now = self.clock.now();
+        let purged = self
+            .store
+            .purge_expired(now - chrono::Duration::days(30))
+            .await?;
+        Ok(purged + self.store.purge_import_sources(now).await?)
     }
 
     /// True when the store answers.

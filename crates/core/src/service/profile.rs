@@ -45,6 +45,7 @@ impl Aegis {
                 active: true,
                 verified: false,
                 password_expired: false,
+                phone: None,
                 created_at: self.clock.now(),
             })
             .await?;

@@ -65,6 +65,7 @@ impl Aegis {
             active: true,
             verified: false,
             password_expired: false,
+            phone: None,
             created_at: self.clock.now(),
         };
         self.store.insert_user(&user).await

@@ -81,6 +81,7 @@ where
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let importer = aegis_server::bootstrap::spawn_import_worker(&state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(aegis_server::serve(
         listener,
@@ -96,6 +97,9 @@ where
         clock,
     };
     case(srv).await;
+    if let Some(importer) = importer {
+        importer.abort();
+    }
     let _ = stop.send(());
     let _ = server.await;
     if let Some((url, schema)) = schema {

@@ -9,6 +9,7 @@ mod aiohttp;
 mod argon;
 mod common;
 mod cross;
+mod imports;
 mod pangea;
 mod pangea_sessions;
 mod pegasys;

@@ -6,6 +6,7 @@
 
 mod api_tokens;
 mod groups;
+mod imports;
 mod keys;
 mod purge;
 mod search;
@@ -20,6 +21,9 @@ use std::time::Duration;
 
 use aegis_core::api_token::{ApiToken, ApiTokenListing};
 use aegis_core::group::{Group, GroupUpdate};
+use aegis_core::import::{
+    Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus,
+};
 use aegis_core::pattern::Pattern;
 use aegis_core::query::{Page, UserQuery};
 use aegis_core::session::{RefreshToken, Session, SessionQuery};
@@ -329,6 +333,73 @@ impl Store for SqliteStore {
     }
     async fn clear_throttle(&self, key: &str) -> Result<()> {
         throttle::clear(&self.pool, key).await
+    }
+
+    async fn create_import_source(&self, source: &ImportSource) -> Result<()> {
+        imports::create_source(&self.pool, source).await
+    }
+    async fn put_import_chunk(&self, source: Uuid, seq: u32, data: &[u8]) -> Result<()> {
+        imports::put_chunk(&self.pool, source, seq, data).await
+    }
+    async fn complete_import_source(&self, source: &ImportSource) -> Result<()> {
+        imports::complete_source(&self.pool, source).await
+    }
+    async fn delete_import_source(&self, id: Uuid) -> Result<()> {
+        imports::delete_source(&self.pool, id).await
+    }
+    async fn find_import_source(&self, id: Uuid) -> Result<Option<ImportSource>> {
+        imports::find_source(&self.pool, id).await
+    }
+    async fn get_import_chunk(&self, source: Uuid, seq: u32) -> Result<Option<Vec<u8>>> {
+        imports::get_chunk(&self.pool, source, seq).await
+    }
+    async fn insert_import_job(&self, job: &ImportJob) -> Result<()> {
+        imports::insert_job(&self.pool, job).await
+    }
+    async fn find_import_job(&self, id: Uuid) -> Result<Option<ImportJob>> {
+        imports::find_job(&self.pool, id).await
+    }
+    async fn list_import_jobs(&self) -> Result<Vec<ImportJob>> {
+        imports::list_jobs(&self.pool).await
+    }
+    async fn claim_import_job(
+        &self,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<ImportJob>> {
+        imports::claim_job(&self.pool, owner, now, until).await
+    }
+    async fn commit_import_batch(
+        &self,
+        job: Uuid,
+        owner: Uuid,
+        batch: &Batch,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Counters> {
+        imports::commit_batch(&self.pool, job, owner, batch, at, until).await
+    }
+    async fn finish_import_job(
+        &self,
+        job: Uuid,
+        owner: Uuid,
+        status: JobStatus,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        imports::finish_job(&self.pool, job, owner, status, error, at).await
+    }
+    async fn import_rows(
+        &self,
+        job: Uuid,
+        statuses: &[RowStatus],
+        limit: u32,
+    ) -> Result<Vec<RowReport>> {
+        imports::rows(&self.pool, job, statuses, limit).await
+    }
+    async fn purge_import_sources(&self, now: DateTime<Utc>) -> Result<u64> {
+        imports::purge_sources(&self.pool, now).await
     }
 
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64> {

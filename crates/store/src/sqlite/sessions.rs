@@ -312,6 +312,7 @@ mod plans {
                 active: true,
                 verified: false,
                 password_expired: false,
+                phone: None,
                 created_at: at(0),
             };
             store.insert_user(&user).await.unwrap();

@@ -75,9 +75,9 @@ async fn try_insert(pool: &SqlitePool, user: &NewUser) -> sqlx::Result<UserRow> 
     let mut tx = begin_write(pool).await?;
     let row: UserRow = sqlx::query_as(
         "INSERT INTO users (id, username, email, password_hash, profile, role, active, \
-         verified, password_expired, created_at, updated_at, password_set_at) \
+         verified, password_expired, created_at, updated_at, password_set_at, phone) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, \
-                 CASE WHEN ?4 IS NULL THEN NULL ELSE ?10 END) RETURNING *",
+                 CASE WHEN ?4 IS NULL THEN NULL ELSE ?10 END, ?11) RETURNING *",
     )
     .bind(text(user.id))
     .bind(user.username.as_str())
@@ -89,6 +89,7 @@ async fn try_insert(pool: &SqlitePool, user: &NewUser) -> sqlx::Result<UserRow> 
     .bind(user.verified)
     .bind(user.password_expired)
     .bind(micros(user.created_at))
+    .bind(user.phone.as_deref())
     .fetch_one(&mut *tx)
     .await?;
     insert_identifiers(&mut tx, &row).await?;

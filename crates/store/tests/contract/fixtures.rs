@@ -28,6 +28,7 @@ pub fn new_user(username: &str, email: Option<&str>) -> NewUser {
         active: true,
         verified: false,
         password_expired: false,
+        phone: None,
         created_at: t(0),
     }
 }

@@ -34,6 +34,11 @@ impl Body {
         }
     }
 
+    /// A value as sent, without reading it (it must still be read to count as known).
+    pub fn peek(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
+    }
+
     /// Records a problem.
     pub fn error(
         &mut self,

@@ -11,6 +11,8 @@ pub const USER: &str = "pui";
 pub const GROUP: &str = "pgi";
 pub const AUTHENTICATOR: &str = "pau";
 pub const TOKEN: &str = "pmt";
+pub const IMPORT_SOURCE: &str = "pus";
+pub const IMPORT_JOB: &str = "pum";
 
 fn check(prefix: &str, id: &Uuid) -> [u8; 4] {
     let mut h = Sha256::new();

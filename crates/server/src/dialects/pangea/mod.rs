@@ -8,6 +8,7 @@ mod envelope;
 mod group_list;
 mod groups;
 mod ids;
+mod imports;
 mod listing;
 mod paging;
 mod session_list;
@@ -27,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use body::Body;
 use envelope::{render, render_failure, time, Failure};
+pub use imports::UPLOAD_PATH;
 
 use crate::extract::{authorization, read_json, Authorization};
 use crate::state::AppState;
@@ -39,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(client::router())
         .merge(sessions::router())
         .merge(session_list::router())
+        .merge(imports::router())
 }
 
 /// True for the paths this dialect owns (`/v2/…`).
@@ -93,20 +96,7 @@ where
     F: FnOnce(Call) -> Fut,
     Fut: Future<Output = Result<(String, Value), Failure>>,
 {
-    let started = state.aegis.now();
-    let outcome = async {
-        let token = match authorization(req.headers(), false) {
-            Authorization::Token(t) => t,
-            _ => return Err(Failure::unauthorized()),
-        };
-        let principal = state
-            .aegis
-            .authenticate(&token)
-            .await
-            .map_err(|_| Failure::unauthorized())?;
-        if let Access::Service(cap) = access {
-            require(principal.role(), cap)?;
-        }
+    run_raw(state, req, access, |state, principal, req| async move {
         let (parts, body) = req.into_parts();
         let map = match read_json::<Value>(&parts.headers, body, state.config.max_body_bytes).await
         {
@@ -121,11 +111,36 @@ where
             Err(e) => return Err(Failure::from_body(e)),
         };
         endpoint(Call {
-            state: state.clone(),
+            state,
             principal,
             body: Body::new(map),
         })
         .await
+    })
+    .await
+}
+
+/// [`run`] for an endpoint that reads the request body itself (uploads).
+pub async fn run_raw<F, Fut>(state: AppState, req: Request, access: Access, endpoint: F) -> Response
+where
+    F: FnOnce(AppState, Principal, Request) -> Fut,
+    Fut: Future<Output = Result<(String, Value), Failure>>,
+{
+    let started = state.aegis.now();
+    let outcome = async {
+        let token = match authorization(req.headers(), false) {
+            Authorization::Token(t) => t,
+            _ => return Err(Failure::unauthorized()),
+        };
+        let principal = state
+            .aegis
+            .authenticate(&token)
+            .await
+            .map_err(|_| Failure::unauthorized())?;
+        if let Access::Service(cap) = access {
+            require(principal.role(), cap)?;
+        }
+        endpoint(state.clone(), principal, req).await
     }
     .await;
     let now = state.aegis.now();

@@ -1,0 +1,490 @@
+//! Running import jobs: claim a job, stream its source from the checkpoint, turn
+//! each row into a user or a failure, and commit batches with the checkpoint.
+//!
+//! Reading and validating the next batch overlaps with committing the previous one
+//! (a bounded channel of one batch), so the database is the bottleneck.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{mpsc, Notify};
+use uuid::Uuid;
+
+use super::mapping::CompiledMapping;
+use super::source::{csv_reader, json_cell, SourceReader};
+use super::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowInput, SourceFormat};
+use crate::clock::Clock;
+use crate::config::ImportConfig;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Counters of a run, reported after every batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportProgress {
+    pub counters: Counters,
+    /// Bytes of the source read so far.
+    pub offset: u64,
+    /// Bytes in the source.
+    pub size: u64,
+}
+
+/// Rows of a source, one at a time, each with the offset where the next begins.
+pub(crate) struct Rows<R: AsyncRead + Unpin + Send> {
+    kind: RowsKind<R>,
+    mapping: CompiledMapping,
+    /// Column names (JSONL objects are read by key in this order).
+    header: Vec<String>,
+    /// Offset of the stream's first byte in the source.
+    base: u64,
+    next_row: u64,
+    at: DateTime<Utc>,
+}
+
+enum RowsKind<R: AsyncRead + Unpin + Send> {
+    Csv(csv_async::AsyncReader<R>, csv_async::StringRecord),
+    Jsonl(BufReader<R>, String, u64),
+}
+
+impl<R: AsyncRead + Unpin + Send> Rows<R> {
+    /// Rows of a stream that starts at `base` in the source; at 0 a CSV header
+    /// line is skipped first. `next_row` numbers the first row read.
+    pub(crate) async fn new(
+        format: SourceFormat,
+        rdr: R,
+        base: u64,
+        header: Vec<String>,
+        mapping: CompiledMapping,
+        next_row: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Self> {
+        let kind = match format {
+            SourceFormat::Csv => {
+                let mut reader = csv_reader(rdr);
+                let mut record = csv_async::StringRecord::new();
+                if base == 0 {
+                    reader
+                        .read_record(&mut record)
+                        .await
+                        .map_err(|e| Error::internal(format!("source header: {e}")))?;
+                }
+                RowsKind::Csv(reader, record)
+            }
+            SourceFormat::Jsonl => RowsKind::Jsonl(BufReader::new(rdr), String::new(), 0),
+        };
+        Ok(Self {
+            kind,
+            mapping,
+            header,
+            base,
+            next_row,
+            at,
+        })
+    }
+
+    /// The next row as a user to create or a failure, its number, and the offset
+    /// where the row after it starts; `None` at the end.
+    pub(crate) async fn next(&mut self) -> Result<Option<(u64, RowInput, u64)>> {
+        let row = self.next_row;
+        let (input, end) = match &mut self.kind {
+            RowsKind::Csv(reader, record) => {
+                match reader.read_record(record).await {
+                    Ok(false) => return Ok(None),
+                    Ok(true) => {}
+                    // Not UTF-8 (checked at upload, so a damaged store) or unreadable.
+                    Err(e) => return Err(Error::internal(format!("source row {row}: {e}"))),
+                }
+                let cells: Vec<&str> = record.iter().collect();
+                let input = mapping_input(&self.mapping, row, &cells, self.at);
+                (input, self.base + reader.position().byte())
+            }
+            RowsKind::Jsonl(reader, line, read) => {
+                let input = loop {
+                    line.clear();
+                    let n = reader
+                        .read_line(line)
+                        .await
+                        .map_err(|e| Error::internal(format!("source row {row}: {e}")))?;
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                    *read += n as u64;
+                    if !line.trim().is_empty() {
+                        break jsonl_record(line, &self.header);
+                    }
+                };
+                let end = self.base + *read;
+                let input = match input {
+                    Ok(cells) => {
+                        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+                        mapping_input(&self.mapping, row, &cells, self.at)
+                    }
+                    Err(reason) => RowInput::Failed(format!("row {row}: row: {reason}")),
+                };
+                (input, end)
+            }
+        };
+        self.next_row += 1;
+        Ok(Some((row, input, end)))
+    }
+}
+
+fn mapping_input(
+    mapping: &CompiledMapping,
+    row: u64,
+    cells: &[&str],
+    at: DateTime<Utc>,
+) -> RowInput {
+    match mapping.user(row, cells, Uuid::now_v7(), at) {
+        Ok(user) => RowInput::Create(Box::new(user)),
+        Err(message) => RowInput::Failed(message),
+    }
+}
+
+/// A JSONL line as cells in header order (absent keys are empty).
+fn jsonl_record(line: &str, header: &[String]) -> std::result::Result<Vec<String>, &'static str> {
+    let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
+        return Err("not a JSON object");
+    };
+    header
+        .iter()
+        .map(|k| match obj.get(k) {
+            None => Ok(String::new()),
+            Some(v) => json_cell(v).ok_or("nested values are not supported"),
+        })
+        .collect()
+}
+
+/// Runs queued import jobs in this instance.
+pub struct Runner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ImportConfig,
+    /// This instance's lease owner id.
+    owner: Uuid,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl Runner {
+    /// A runner with its own lease owner id.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ImportConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            owner: Uuid::new_v4(),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Tells the worker a job was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Works forever: runs every claimable job, then waits for a wake-up or the poll
+    /// interval. A failure to claim or run is logged and retried later.
+    pub async fn work(self: Arc<Self>) {
+        let poll = Duration::from_millis(self.config.poll_ms.max(10));
+        loop {
+            if let Err(e) = self.run_pending(|_| {}).await {
+                tracing::error!(error = %e, "import worker failed; retrying");
+            }
+            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+        }
+    }
+
+    /// Claims and runs jobs until none can be claimed; returns how many ran.
+    /// `progress` is called after every committed batch.
+    pub async fn run_pending(
+        &self,
+        progress: impl Fn(ImportProgress) + Send + Sync,
+    ) -> Result<usize> {
+        let mut ran = 0;
+        loop {
+            let now = self.clock.now();
+            let Some(job) = self
+                .store
+                .claim_import_job(self.owner, now, now + self.lease())
+                .await?
+            else {
+                return Ok(ran);
+            };
+            ran += 1;
+            let id = job.id;
+            tracing::info!(job = %id, rows_done = job.counters.total, "import job claimed");
+            match self.run(job, &progress).await {
+                Ok(Some(counters)) => self.finish(id, JobStatus::Success, None, counters).await?,
+                Ok(None) => tracing::warn!(job = %id, "import job lease lost to another instance"),
+                Err(Failure::Job(reason)) => {
+                    tracing::warn!(job = %id, reason, "import job failed");
+                    self.finish(id, JobStatus::Failed, Some(reason), Counters::default())
+                        .await?;
+                }
+                Err(Failure::Store(e)) => {
+                    // The lease runs out and the job is taken up again from its checkpoint.
+                    tracing::error!(job = %id, error = %e, "import job interrupted");
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.config.lease_s.max(1)).unwrap_or(i64::MAX))
+    }
+
+    async fn finish(
+        &self,
+        id: Uuid,
+        status: JobStatus,
+        error: Option<&str>,
+        counters: Counters,
+    ) -> Result<()> {
+        match self
+            .store
+            .finish_import_job(id, self.owner, status, error, self.clock.now())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(job = %id, status = status.as_str(), total = counters.total,
+                    successful = counters.successful, failed = counters.failed,
+                    skipped = counters.skipped, "import job ended");
+                Ok(())
+            }
+            Err(Error::Conflict { field: "lease" }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs a claimed job from its checkpoint to the end: `Some(counters)` when done,
+    /// `None` when the lease was lost.
+    async fn run(
+        &self,
+        job: ImportJob,
+        progress: &(impl Fn(ImportProgress) + Send + Sync),
+    ) -> std::result::Result<Option<Counters>, Failure> {
+        let now = self.clock.now();
+        let source = match self.store.find_import_source(job.source_id).await {
+            Ok(Some(s)) if s.expires_at > now => s,
+            Ok(_) => return Err(Failure::Job("the source has expired or was removed")),
+            Err(e) => return Err(Failure::Store(e)),
+        };
+        let header: Vec<String> = source.fields.iter().map(|f| f.name.clone()).collect();
+        let mapping = job
+            .mapping
+            .compile(&header)
+            .map_err(|_| Failure::Job("the mapping does not fit the source"))?;
+        let stream = SourceReader::stream(Arc::clone(&self.store), &source, job.offset);
+        let rdr = tokio_util::io::StreamReader::new(stream);
+        let rows = Rows::new(
+            source.format,
+            rdr,
+            job.offset,
+            header,
+            mapping,
+            job.counters.total + 1,
+            now,
+        )
+        .await
+        .map_err(Failure::Store)?;
+        self.pump(job, &source, rows, progress).await
+    }
+
+    /// Reads batches on one task and commits them on this one.
+    async fn pump<R: AsyncRead + Unpin + Send + 'static>(
+        &self,
+        job: ImportJob,
+        source: &ImportSource,
+        mut rows: Rows<R>,
+        progress: &(impl Fn(ImportProgress) + Send + Sync),
+    ) -> std::result::Result<Option<Counters>, Failure> {
+        let batch_rows = self.config.batch_rows.clamp(1, 50_000);
+        let (tx, mut rx) = mpsc::channel::<Result<Batch>>(1);
+        let mut offset = job.offset;
+        let reader = tokio::spawn(async move {
+            loop {
+                let mut batch = Batch {
+                    rows: Vec::with_capacity(batch_rows),
+                    offset,
+                };
+                let end = loop {
+                    match rows.next().await {
+                        Ok(Some((row, input, next))) => {
+                            batch.rows.push((row, input));
+                            batch.offset = next;
+                            if batch.rows.len() == batch_rows {
+                                break false;
+                            }
+                        }
+                        Ok(None) => break true,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                };
+                offset = batch.offset;
+                if !batch.rows.is_empty() && tx.send(Ok(batch)).await.is_err() {
+                    return;
+                }
+                if end {
+                    return;
+                }
+            }
+        });
+        let _abort = AbortOnDrop(reader);
+        let mut counters = job.counters;
+        while let Some(batch) = rx.recv().await {
+            let batch = batch.map_err(|_| Failure::Job("the source could not be read"))?;
+            let now = self.clock.now();
+            match self
+                .store
+                .commit_import_batch(job.id, self.owner, &batch, now, now + self.lease())
+                .await
+            {
+                Ok(c) => counters = c,
+                Err(Error::Conflict { field: "lease" }) => return Ok(None),
+                Err(e) => return Err(Failure::Store(e)),
+            }
+            progress(ImportProgress {
+                counters,
+                offset: batch.offset,
+                size: source.size,
+            });
+        }
+        Ok(Some(counters))
+    }
+}
+
+/// Why a run stopped early.
+enum Failure {
+    /// The job cannot go on (the reason is safe to show).
+    Job(&'static str),
+    /// The store failed; the job is retried from its checkpoint.
+    Store(Error),
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Validates the rows of a local file without writing anything (`--dry-run`):
+/// every row counts as successful or failed; duplicates are not looked up.
+pub async fn dry_run<R: AsyncRead + Unpin + Send>(
+    format: SourceFormat,
+    rdr: R,
+    header: Vec<String>,
+    mapping: CompiledMapping,
+    at: DateTime<Utc>,
+    mut report: impl FnMut(u64, &RowInput, u64),
+) -> Result<Counters> {
+    let mut rows = Rows::new(format, rdr, 0, header, mapping, 1, at).await?;
+    let mut counters = Counters::default();
+    while let Some((row, input, offset)) = rows.next().await? {
+        counters.count(match &input {
+            RowInput::Create(_) => super::RowStatus::Success,
+            RowInput::Failed(_) => super::RowStatus::Failed,
+        });
+        report(row, &input, offset);
+    }
+    Ok(counters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::mapping::FieldMapping;
+    use crate::import::{Mapping, Target};
+
+    fn compiled(header: &[String]) -> CompiledMapping {
+        Mapping {
+            fields: vec![FieldMapping {
+                column: "email".into(),
+                target: Target::Email,
+            }],
+            password: None,
+        }
+        .compile(header)
+        .unwrap()
+    }
+
+    async fn all(
+        format: SourceFormat,
+        text: &'static [u8],
+        base: u64,
+        next: u64,
+    ) -> Vec<(u64, Option<String>, u64)> {
+        let header = vec!["email".to_owned(), "n".to_owned()];
+        let mut rows = Rows::new(
+            format,
+            &text[base as usize..],
+            base,
+            header.clone(),
+            compiled(&header),
+            next,
+            crate::clock::ManualClock::new().now(),
+        )
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        while let Some((row, input, end)) = rows.next().await.unwrap() {
+            let email = match input {
+                RowInput::Create(u) => u.email.map(|e| e.as_str().to_owned()),
+                RowInput::Failed(m) => Some(m),
+            };
+            out.push((row, email, end));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn csv_rows_resume_at_their_offsets() {
+        const CSV: &[u8] = b"\xef\xbb\xbfemail,n\r\na@b.co,1\r\nbad,2\r\n\"c@d.co\",\"3\"\r\n";
+        let rows = all(SourceFormat::Csv, CSV, 0, 1).await;
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].1.as_deref(), Some("a@b.co"));
+        assert_eq!(
+            rows[1].1.as_deref(),
+            Some("row 2: email: does not match pattern")
+        );
+        // A record ends after its `\r`; the `\n` left reads as an empty line.
+        assert_eq!(rows[2].2, CSV.len() as u64 - 1);
+        // Starting at row 1's end gives rows 2 and 3, with the same offsets.
+        let resumed = all(SourceFormat::Csv, CSV, rows[0].2, 2).await;
+        assert_eq!(resumed, rows[1..]);
+        assert!(all(SourceFormat::Csv, CSV, rows[2].2, 4).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn jsonl_rows_resume_at_their_offsets() {
+        const JSONL: &[u8] = b"{\"email\":\"a@b.co\",\"n\":1}\n\n[1]\n{\"email\":\"c@d.co\",\"n\":{\"x\":1}}\n{\"email\":\"e@f.co\"}";
+        let rows = all(SourceFormat::Jsonl, JSONL, 0, 1).await;
+        let emails: Vec<_> = rows.iter().map(|r| r.1.clone().unwrap()).collect();
+        assert_eq!(
+            emails,
+            [
+                "a@b.co",
+                "row 2: row: not a JSON object",
+                "row 3: row: nested values are not supported",
+                "e@f.co"
+            ]
+        );
+        let resumed = all(SourceFormat::Jsonl, JSONL, rows[1].2, 3).await;
+        assert_eq!(resumed, rows[2..]);
+    }
+}
