@@ -43,6 +43,15 @@ json() { python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"; }
 now() { date +%s.%N; }
+# CPU seconds (user + system) of every process named postgres (the server is on this machine).
+pg_cpu() {
+  local tick total=0 t
+  tick=$(getconf CLK_TCK)
+  for p in $(pgrep -x postgres); do
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && total=$((total + t))
+  done
+  python3 -c "print($total / $tick)"
+}
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 kib_to_mb() { python3 -c "print(f'{$1/1024:.0f}')"; }
 
@@ -71,7 +80,7 @@ db_size() {
 
 server_run() {
   local backend=$1 base="http://127.0.0.1:$PORT"
-  echo "== server, $backend"
+  echo "== server, $backend (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   fresh_db "$backend" server
   echo 'bench passphrase that is long' |
     $BIN user create --email admin@bench.test --role admin --password-stdin >/dev/null 2>&1
@@ -92,6 +101,8 @@ server_run() {
   maps=$(printf "$m,$m,$m,$m" email email email '' first_name first_name string '' \
     last_name last_name string '' \
     password password string ',"password_hash_params":{"algorithm":"BCRYPT"}')
+  local pg0
+  pg0=$(pg_cpu)
   t2=$(now)
   job=$(curl -sS --fail-with-body "$base/v2/users/import" -H "Authorization: Bearer $token" \
     -H 'content-type: application/json' \
@@ -120,6 +131,9 @@ server_run() {
   tick=$(getconf CLK_TCK)
   read -r utime stime < <(awk '{print $14, $15}' /proc/$PID/stat)
   echo "server: peak RSS (VmHWM) $(kib_to_mb "$(awk '/VmHWM/{print $2}' /proc/$PID/status)") MB; CPU $(python3 -c "print(f'{$utime/$tick:.1f} s user, {$stime/$tick:.1f} s system')")"
+  if [ "$backend" = postgres ]; then
+    echo "postgres processes: CPU $(python3 -c "print(f'{$(pg_cpu) - $pg0:.1f}')") s during the import"
+  fi
   echo "login as bench1@example.com: HTTP $(curl -s -o /dev/null -w '%{http_code}' "$base/api/auth/login" \
     -H 'content-type: application/json' -d '{"username":"bench1@example.com","password":"correct horse battery staple"}')"
   echo "database size: $(db_size "$backend")"
@@ -129,11 +143,11 @@ server_run() {
 }
 
 cli_run() {
-  echo "== CLI (aegis import), $1"
+  echo "== CLI (aegis import), $1 (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   fresh_db "$1" cli
   /usr/bin/time -v "$BIN" import "$CSV" >"$WORK/out" 2>"$WORK/time"
   tail -n1 "$WORK/out"
-  grep -E 'Elapsed|Maximum resident' "$WORK/time" | sed 's/^\s*/  /'
+  grep -E 'Elapsed|Maximum resident|User time|System time' "$WORK/time" | sed 's/^\s*/  /'
 }
 
 for b in $BACKENDS; do server_run "$b"; done
@@ -142,5 +156,5 @@ if [ "${CLI:-1}" != 0 ]; then
   echo "== CLI dry run (parse and validate only)"
   /usr/bin/time -v "$BIN" import --dry-run "$CSV" >"$WORK/out" 2>"$WORK/time"
   tail -n1 "$WORK/out"
-  grep -E 'Elapsed|Maximum resident' "$WORK/time" | sed 's/^\s*/  /'
+  grep -E 'Elapsed|Maximum resident|User time|System time' "$WORK/time" | sed 's/^\s*/  /'
 fi
