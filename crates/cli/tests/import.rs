@@ -420,7 +420,7 @@ async fn cli_scenario(db: &Db) {
     assert_eq!(created, 3 + 2 + 1, "ann bob dana, erin hal, kim");
 
     // The imported hashes log in over HTTP and are replaced by argon2id.
-    let server = Server::start(db, &[]).await;
+    let server = Server::start(db, &[("AEGIS_IMPORT_POLL_MS", "10")]).await;
     for email in ["ann@example.org", "dana@example.org", "erin@example.org"] {
         assert_eq!(server.login(email, PASSWORD).await, 200, "{email}");
     }
@@ -436,6 +436,23 @@ async fn cli_scenario(db: &Db) {
         .text("SELECT password_hash FROM users WHERE email = 'hal@example.org'")
         .await;
     assert_eq!(hash, None);
+
+    // With a server on the same database, either may run the CLI's job; the CLI
+    // follows it to the end all the same.
+    for i in 0..3 {
+        let late = db.path("late.csv");
+        write(
+            &late,
+            &format!("email,password\nlate{i}@example.org,{BCRYPT}\n"),
+        );
+        let stdout = ok(db.import(&[late.to_str().unwrap()]));
+        assert!(
+            stdout.contains(" success: 1 rows, 1 created, 0 skipped, 0 failed in "),
+            "{stdout}"
+        );
+        let email = format!("late{i}@example.org");
+        assert_eq!(server.login(&email, PASSWORD).await, 200);
+    }
 }
 
 #[tokio::test]

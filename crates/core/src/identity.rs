@@ -9,7 +9,12 @@ use crate::error::{Error, Result};
 
 /// NFKC, case-folded, NFKC again (case folding can denormalise), trimmed.
 pub fn fold(raw: &str) -> String {
-    let nfkc: String = raw.trim().nfkc().collect();
+    let raw = raw.trim();
+    // NFKC leaves ASCII as it is, and its case folding is lower-casing.
+    if raw.is_ascii() {
+        return raw.to_ascii_lowercase();
+    }
+    let nfkc: String = raw.nfkc().collect();
     caseless::default_case_fold_str(&nfkc).nfkc().collect()
 }
 
@@ -114,6 +119,20 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_folds_as_the_general_path_does() {
+        let general = |raw: &str| -> String {
+            let nfkc: String = raw.trim().nfkc().collect();
+            caseless::default_case_fold_str(&nfkc).nfkc().collect()
+        };
+        let every: String = (0u8..128).map(char::from).collect();
+        for raw in [every.as_str(), "  Ann.Lee+X@Example.COM\t", "", " \n "] {
+            assert_eq!(fold(raw), general(raw), "{raw:?}");
+        }
+        assert_eq!(fold(" ÅSA@Bücher.DE "), general(" ÅSA@Bücher.DE "));
+        assert_eq!(fold("ﬁ@EXAMPLE.com"), "fi@example.com");
+    }
 
     #[test]
     fn usernames_fold_case_and_width() {

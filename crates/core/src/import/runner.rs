@@ -68,7 +68,7 @@ impl<R: AsyncRead + Unpin + Send> Rows<R> {
                     reader
                         .read_record(&mut record)
                         .await
-                        .map_err(|e| Error::internal(format!("source header: {e}")))?;
+                        .map_err(|e| csv_read_error("header", &e))?;
                 }
                 RowsKind::Csv(reader, record)
             }
@@ -93,8 +93,7 @@ impl<R: AsyncRead + Unpin + Send> Rows<R> {
                 match reader.read_record(record).await {
                     Ok(false) => return Ok(None),
                     Ok(true) => {}
-                    // Not UTF-8 (checked at upload, so a damaged store) or unreadable.
-                    Err(e) => return Err(Error::internal(format!("source row {row}: {e}"))),
+                    Err(e) => return Err(csv_read_error(&format!("row {row}"), &e)),
                 }
                 let cells: Vec<&str> = record.iter().collect();
                 let input = mapping_input(&self.mapping, row, &cells, self.at);
@@ -106,7 +105,7 @@ impl<R: AsyncRead + Unpin + Send> Rows<R> {
                     let n = reader
                         .read_line(line)
                         .await
-                        .map_err(|e| Error::internal(format!("source row {row}: {e}")))?;
+                        .map_err(|e| read_error(&format!("row {row}"), &e))?;
                     if n == 0 {
                         return Ok(None);
                     }
@@ -128,6 +127,29 @@ impl<R: AsyncRead + Unpin + Send> Rows<R> {
         };
         self.next_row += 1;
         Ok(Some((row, input, end)))
+    }
+}
+
+/// A source that cannot be read: `Unavailable` when the store failed (the job
+/// is taken up again from its checkpoint), `Internal` when the stored source is
+/// damaged (a missing chunk, or bytes that are not UTF-8 although the upload
+/// checked them), which no retry mends.
+fn read_error(what: &str, e: &std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData => {
+            Error::internal(format!("source {what}: {e}"))
+        }
+        _ => {
+            tracing::warn!(error = %e, "reading an import source failed");
+            Error::Unavailable { retry_after: 1 }
+        }
+    }
+}
+
+fn csv_read_error(what: &str, e: &csv_async::Error) -> Error {
+    match e.kind() {
+        csv_async::ErrorKind::Io(io) => read_error(what, io),
+        _ => Error::internal(format!("source {what}: {e}")),
     }
 }
 
@@ -297,7 +319,7 @@ impl Runner {
             now,
         )
         .await
-        .map_err(Failure::Store)?;
+        .map_err(Failure::reading)?;
         self.pump(job, &source, rows, progress).await
     }
 
@@ -346,7 +368,7 @@ impl Runner {
         let _abort = AbortOnDrop(reader);
         let mut counters = job.counters;
         while let Some(batch) = rx.recv().await {
-            let batch = batch.map_err(|_| Failure::Job("the source could not be read"))?;
+            let batch = batch.map_err(Failure::reading)?;
             let now = self.clock.now();
             match self
                 .store
@@ -373,6 +395,19 @@ enum Failure {
     Job(&'static str),
     /// The store failed; the job is retried from its checkpoint.
     Store(Error),
+}
+
+impl Failure {
+    /// A source read error: a store outage is retried, damage fails the job.
+    fn reading(e: Error) -> Self {
+        match e {
+            Error::Unavailable { .. } => Failure::Store(e),
+            e => {
+                tracing::error!(error = %e, "import source unreadable");
+                Failure::Job("the source could not be read")
+            }
+        }
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -450,6 +485,45 @@ mod tests {
             out.push((row, email, end));
         }
         out
+    }
+
+    #[tokio::test]
+    async fn read_errors_tell_an_outage_from_damage() {
+        use std::io::{Error as IoError, ErrorKind};
+        let header = vec!["email".to_owned(), "n".to_owned()];
+        let cases = [
+            (ErrorKind::Other, true),
+            (ErrorKind::NotFound, false),
+            (ErrorKind::InvalidData, false),
+        ];
+        for (kind, retried) in cases {
+            for (format, text) in [
+                (SourceFormat::Csv, &b"email,n\na@b.co,1\n"[..]),
+                (SourceFormat::Jsonl, &b"{\"email\":\"a@b.co\"}\n"[..]),
+            ] {
+                let chunks: Vec<std::io::Result<bytes::Bytes>> = vec![
+                    Ok(bytes::Bytes::from_static(text)),
+                    Err(IoError::new(kind, "read failed")),
+                ];
+                let rdr = tokio_util::io::StreamReader::new(futures::stream::iter(chunks));
+                let mut rows = Rows::new(
+                    format,
+                    rdr,
+                    0,
+                    header.clone(),
+                    compiled(&header),
+                    1,
+                    crate::clock::ManualClock::new().now(),
+                )
+                .await
+                .unwrap();
+                assert!(rows.next().await.unwrap().is_some());
+                let e = rows.next().await.unwrap_err();
+                assert_eq!(matches!(e, Error::Unavailable { .. }), retried, "{kind:?}");
+                let store = matches!(Failure::reading(e), Failure::Store(_));
+                assert_eq!(store, retried, "{format:?} {kind:?}");
+            }
+        }
     }
 
     #[tokio::test]

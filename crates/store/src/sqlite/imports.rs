@@ -297,9 +297,10 @@ pub(super) async fn finish_job(
 }
 
 /// Every status: the primary key gives row order and stops at the limit. Fewer:
-/// one range of the status index per status, merged in row order (`MERGE (UNION
-/// ALL)`), since without statistics SQLite would rather walk the primary key and
-/// filter (every row of the job for a rare status).
+/// one arm per status, merged in row order (`MERGE (UNION ALL)`). Successful rows
+/// (most of a job) walk the primary key; failed and skipped ones read their range
+/// of the partial index, named since without statistics SQLite would rather walk
+/// the primary key and filter (every row of the job for a rare status).
 pub(super) async fn rows(
     pool: &SqlitePool,
     job: Uuid,
@@ -310,14 +311,20 @@ pub(super) async fn rows(
     let sql = match wanted.len() {
         0 => return Ok(Vec::new()),
         3 => "SELECT * FROM import_rows WHERE job_id = ?1 ORDER BY row LIMIT ?2".to_owned(),
-        n => {
-            let arms: Vec<String> = (0..n)
-                .map(|i| {
-                    format!(
-                        "SELECT * FROM import_rows INDEXED BY import_rows_status_idx \
-                         WHERE job_id = ?1 AND status = ?{}",
+        _ => {
+            let arms: Vec<String> = wanted
+                .iter()
+                .enumerate()
+                .map(|(i, status)| match status {
+                    RowStatus::Success => format!(
+                        "SELECT * FROM import_rows WHERE job_id = ?1 AND status = ?{}",
                         i + 3
-                    )
+                    ),
+                    _ => format!(
+                        "SELECT * FROM import_rows INDEXED BY import_rows_unsuccessful_idx \
+                         WHERE job_id = ?1 AND status = ?{} AND status <> 'success'",
+                        i + 3
+                    ),
                 })
                 .collect();
             format!("{} ORDER BY row LIMIT ?2", arms.join(" UNION ALL "))

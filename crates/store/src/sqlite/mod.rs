@@ -63,7 +63,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A bigger WAL between checkpoints: a page written by several commits in
+            // a row (a bulk import's batches) is copied back once.
+            .pragma("wal_autocheckpoint", "10000");
         let pool = if in_memory {
             // The database lives as long as its one connection.
             SqlitePoolOptions::new()
