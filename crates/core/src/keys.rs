@@ -61,7 +61,9 @@ impl Kek {
         base64::engine::general_purpose::STANDARD.encode(self.0)
     }
 
-    fn seal(&self, kid: &str, plain: &[u8]) -> Result<Vec<u8>> {
+    /// Encrypts `plain`, bound to `context` (a signing key's id, an
+    /// authenticator's): a sealed value opens only under the same context.
+    pub(crate) fn seal(&self, kid: &str, plain: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = XChaCha20Poly1305::new((&self.0).into())
@@ -76,9 +78,9 @@ impl Kek {
         Ok([nonce.as_slice(), &ct].concat())
     }
 
-    fn open(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn open(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>> {
         if sealed.len() < NONCE_LEN {
-            return Err(Error::internal("stored signing key is truncated"));
+            return Err(Error::internal("a stored sealed secret is truncated"));
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         XChaCha20Poly1305::new((&self.0).into())
@@ -90,9 +92,7 @@ impl Kek {
                 },
             )
             .map_err(|_| {
-                Error::internal(
-                    "cannot decrypt the stored signing key: wrong key-encryption key (kek)",
-                )
+                Error::internal("cannot decrypt a stored secret: wrong key-encryption key (kek)")
             })
     }
 }

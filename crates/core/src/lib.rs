@@ -14,6 +14,7 @@ pub mod group;
 pub mod identity;
 pub mod import;
 pub mod keys;
+pub mod mfa;
 pub mod password;
 pub mod pattern;
 pub mod query;
