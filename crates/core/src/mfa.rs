@@ -32,6 +32,53 @@ pub const TOTP_SECRET_LEN: usize = 20;
 /// Recovery codes per set.
 pub const RECOVERY_CODES: usize = 10;
 
+/// Kinds of second factor kept as authenticators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FactorKind {
+    Totp,
+    Passkey,
+}
+
+impl FactorKind {
+    /// The stored (and Pangea `type`) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactorKind::Totp => "totp",
+            FactorKind::Passkey => "passkey",
+        }
+    }
+
+    /// Parses [`FactorKind::as_str`]'s form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "totp" => Some(FactorKind::Totp),
+            "passkey" => Some(FactorKind::Passkey),
+            _ => None,
+        }
+    }
+}
+
+/// A stored second factor of one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Factor {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: FactorKind,
+    /// The user's label (a passkey's nickname; may be empty).
+    pub name: String,
+    /// TOTP: the secret sealed under the KEK ([`TotpSecret::seal`]).
+    pub secret: Option<Vec<u8>>,
+    /// Passkey: the serialised credential.
+    pub credential: Option<String>,
+    /// False while enrolling (a TOTP secret awaiting its first code); only
+    /// enabled factors count at login.
+    pub enabled: bool,
+    /// TOTP: the last step accepted (replay protection).
+    pub last_step: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A TOTP shared secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpSecret(Vec<u8>);
@@ -56,6 +103,15 @@ impl TotpSecret {
             return Err(Error::internal("stored TOTP secret is too short"));
         }
         Ok(Self(bytes))
+    }
+
+    /// A secret from its base32 form (as [`TotpSecret::base32`] shows it).
+    pub fn from_base32(text: &str) -> Result<Self> {
+        let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let bytes = BASE32_NOPAD
+            .decode(text.trim_end_matches('=').to_ascii_uppercase().as_bytes())
+            .map_err(|_| Error::invalid("secret", "is not base32"))?;
+        Self::from_bytes(bytes).map_err(|_| Error::invalid("secret", "is too short"))
     }
 
     /// The raw bytes, for sealing.
@@ -232,6 +288,11 @@ mod tests {
         assert!(uri.contains(&format!("secret={}", a.base32())), "{uri}");
         assert!(format!("{a:?}").find(&a.base32()).is_none());
         assert!(TotpSecret::from_bytes(vec![0; 8]).is_err());
+        assert_eq!(
+            TotpSecret::from_base32(&a.base32().to_lowercase()).unwrap(),
+            a
+        );
+        assert!(TotpSecret::from_base32("not base32!").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Sessions (one per login), their refresh-token families, and the filtered,
-//! keyset-paginated listing of live sessions ([`SessionQuery`]).
+//! Sessions (one per login), their refresh-token families, the one-time login
+//! codes bound to them, and the filtered, keyset-paginated listing of live
+//! sessions ([`SessionQuery`]).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -32,6 +33,20 @@ pub struct RefreshToken {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// Set when the token was exchanged; presenting it again is reuse.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// A one-time login code (Pangea `client/userinfo`): issued right after a login
+/// and exchanged once for fresh tokens of that session. Stored only as the
+/// SHA-256 of its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginCode {
+    pub hash: [u8; 32],
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Set when the code was exchanged; a code is exchanged at most once.
     pub used_at: Option<DateTime<Utc>>,
 }
 

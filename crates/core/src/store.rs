@@ -12,9 +12,10 @@ use crate::api_token::{ApiToken, ApiTokenListing};
 use crate::error::Result;
 use crate::group::{Group, GroupUpdate};
 use crate::import::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus};
+use crate::mfa::{Factor, FactorKind};
 use crate::pattern::Pattern;
 use crate::query::{Page, UserQuery};
-use crate::session::{RefreshToken, Session, SessionQuery};
+use crate::session::{LoginCode, RefreshToken, Session, SessionQuery};
 use crate::throttle::ThrottleState;
 use crate::user::{NewUser, User, UserUpdate};
 
@@ -114,8 +115,9 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         guard: AdminGuard,
     ) -> Result<User>;
-    /// Deletes a user with its sessions, refresh tokens and the API tokens it owns
-    /// or created; `guard` as for [`Store::update_user`].
+    /// Deletes a user with its sessions, refresh tokens, second factors, recovery
+    /// codes and the API tokens it owns or created; `guard` as for
+    /// [`Store::update_user`].
     async fn delete_user(&self, id: Uuid, guard: AdminGuard) -> Result<()>;
     /// Users whose login key (email, else username) matches `pattern`, ascending
     /// by login key, at most `limit`, with the total number of matches. A pattern
@@ -237,6 +239,48 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a key's failures.
     async fn clear_throttle(&self, key: &str) -> Result<()>;
 
+    /// Stores a new second factor.
+    async fn insert_factor(&self, factor: &Factor) -> Result<()>;
+    /// The factors of these users (enabled or not), oldest first per user.
+    async fn factors_of(&self, users: &[Uuid]) -> Result<Vec<Factor>>;
+    /// Enables a user's pending factor and records `step` as its last accepted
+    /// one; false when the user has no such factor or it is already enabled (so
+    /// a second confirmation cannot roll its step back).
+    async fn enable_factor(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        step: Option<u64>,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Records `step` as the last accepted step of an enabled factor, only if it
+    /// is later than the one recorded (atomic: of two logins racing with one
+    /// code, one wins); true when recorded.
+    async fn advance_factor_step(&self, id: Uuid, step: u64, at: DateTime<Utc>) -> Result<bool>;
+    /// Deletes a user's factor; false when the user has no such factor.
+    async fn delete_factor(&self, user: Uuid, id: Uuid) -> Result<bool>;
+    /// Deletes a user's factors of `kind` that are not enabled (abandoned
+    /// enrollments); returns how many went.
+    async fn delete_pending_factors(&self, user: Uuid, kind: FactorKind) -> Result<u64>;
+
+    /// Replaces a user's recovery codes (hashes) with a new set.
+    async fn replace_recovery_codes(
+        &self,
+        user: Uuid,
+        hashes: &[[u8; 32]],
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Marks an unused recovery code of the user used; true when it was one
+    /// (atomic: a code is used once).
+    async fn use_recovery_code(
+        &self,
+        user: Uuid,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user: Uuid) -> Result<u32>;
+
     /// Records a source being uploaded; it is invisible to `find_import_source`
     /// until [`Store::complete_import_source`].
     async fn create_import_source(&self, source: &ImportSource) -> Result<()>;
@@ -297,12 +341,24 @@ pub trait Store: Send + Sync + 'static {
         statuses: &[RowStatus],
         limit: u32,
     ) -> Result<Vec<RowReport>>;
+    /// Adds a refresh token to an existing session's family; an unknown session
+    /// is `NotFound("session")`.
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()>;
+    /// Stores a new login code; an unknown session or user is `NotFound("session")`.
+    async fn insert_login_code(&self, code: &LoginCode) -> Result<()>;
+    /// Marks the code with this hash used, only if it is unused and expires after
+    /// `at`, and returns it (atomic: of two requests racing with one code, one
+    /// gets it); `None` otherwise.
+    async fn use_login_code(&self, hash: &[u8; 32], at: DateTime<Utc>)
+        -> Result<Option<LoginCode>>;
+
     /// Deletes sources (complete or not, with their chunks) whose `expires_at` is
     /// before `now`; returns how many went.
     async fn purge_import_sources(&self, now: DateTime<Utc>) -> Result<u64>;
 
-    /// Deletes API tokens, sessions (with their refresh tokens) and throttle
-    /// counters whose life ended before `before`; returns how many rows went.
+    /// Deletes API tokens, sessions (with their refresh tokens and login codes),
+    /// login codes and throttle counters whose life ended before `before`;
+    /// returns how many rows went.
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
 
     /// Tells other instances sharing this store to drop a cached entry.

@@ -29,6 +29,8 @@ pub struct Config {
     pub log_format: String,
     /// The aiohttp dialect.
     pub aiohttp: AiohttpConfig,
+    /// The hosted login and account pages.
+    pub web: WebConfig,
     /// The identity core's rules.
     #[serde(flatten)]
     pub core: CoreConfig,
@@ -46,6 +48,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             aiohttp: AiohttpConfig::default(),
+            web: WebConfig::default(),
             core: CoreConfig::default(),
         }
     }
@@ -61,6 +64,27 @@ impl Config {
 }
 
 /// Settings of the aiohttp dialect.
+/// The hosted pages (`/login`, `/account`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where the hosted login may send a browser back with a login code: exact
+    /// URLs (scheme, host, port, path; no query), compared byte for byte.
+    pub redirect_uris: Vec<String>,
+    /// Mark cookies `Secure` (browsers then send them over HTTPS only). Turn
+    /// off only for plain-HTTP use on a local machine.
+    pub secure_cookies: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            redirect_uris: Vec::new(),
+            secure_cookies: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiohttpConfig {

@@ -9,6 +9,7 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod state;
+pub mod web;
 pub mod wellknown;
 
 use std::future::Future;
@@ -26,6 +27,7 @@ pub fn app(state: AppState) -> Router {
     let (router, api) = openapi::router().split_for_parts();
     openapi::publish(api);
     let router = router
+        .merge(web::router())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state.clone());

@@ -1,6 +1,7 @@
 //! Conversions from stored column values into core types, shared by both backends.
 
 use aegis_core::import::{JobStatus, RowStatus, SourceFormat};
+use aegis_core::mfa::FactorKind;
 use aegis_core::user::Role;
 use aegis_core::{Error, Result};
 
@@ -48,4 +49,14 @@ pub(crate) fn job_status(v: &str) -> Result<JobStatus> {
 /// A stored import row status.
 pub(crate) fn row_status(v: &str) -> Result<RowStatus> {
     RowStatus::parse(v).ok_or_else(|| corrupt("status"))
+}
+
+/// A stored second-factor kind.
+pub(crate) fn factor_kind(v: &str) -> Result<FactorKind> {
+    FactorKind::parse(v).ok_or_else(|| corrupt("kind"))
+}
+
+/// A TOTP step as stored (a signed 64-bit column).
+pub(crate) fn step_value(step: u64) -> Result<i64> {
+    i64::try_from(step).map_err(|_| Error::invalid("step", "out of range"))
 }

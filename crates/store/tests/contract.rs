@@ -18,6 +18,10 @@ mod imports;
 mod invalidations;
 #[path = "contract/listing.rs"]
 mod listing;
+#[path = "contract/login_codes.rs"]
+mod login_codes;
+#[path = "contract/mfa.rs"]
+mod mfa;
 #[path = "contract/migration.rs"]
 mod migration;
 #[path = "contract/plans.rs"]
@@ -145,6 +149,19 @@ contract!(
     tokens::signing_keys_round_trip,
     throttle::throttle_counts_and_restarts,
     throttle::throttle_lock,
+    mfa::mfa_factors_round_trip_in_order,
+    mfa::mfa_factors_enable_and_advance_monotonically,
+    mfa::mfa_factor_step_race_has_one_winner,
+    mfa::mfa_factors_delete_and_drop_pending,
+    mfa::mfa_recovery_codes_are_single_use,
+    mfa::mfa_recovery_code_race_has_one_winner,
+    mfa::mfa_follows_user_deletion,
+    login_codes::login_code_is_used_once,
+    login_codes::login_code_race_has_one_winner,
+    login_codes::login_code_expired_is_never_used,
+    login_codes::login_code_follows_session_and_user_deletion,
+    login_codes::login_code_session_gets_another_refresh_token,
+    login_codes::login_code_purge_removes_only_what_ended,
     purge::purge_removes_only_what_ended,
     invalidations::publish_is_harmless,
     imports::import_sources_round_trip_and_purge,

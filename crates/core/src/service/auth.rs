@@ -3,9 +3,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
+use super::mfa::SecondFactor;
 use super::{Aegis, Credential, Principal};
 use crate::api_token;
 use crate::error::{AuthFailure, Error, Result};
@@ -34,9 +37,27 @@ pub struct LoginRequest {
     pub identifier: String,
     /// The password, as typed.
     pub password: String,
+    /// A current TOTP code or an unused recovery code: required when the user
+    /// has a second factor.
+    pub otp: Option<String>,
     /// The client address, for throttling and the login record.
     pub ip: Option<IpAddr>,
 }
+
+/// Where a hosted login stands after its first step.
+#[derive(Debug, Clone)]
+pub enum LoginStep {
+    /// Signed in.
+    Done(Login),
+    /// The password was right and the user has a second factor: the ticket
+    /// carries the login to [`Aegis::login_second_step`].
+    SecondFactor { ticket: String },
+}
+
+/// How long a second-step ticket is good for.
+const TICKET_TTL_S: i64 = 300;
+/// The KEK context of second-step tickets.
+const TICKET_CONTEXT: &str = "login-ticket";
 
 /// A successful login: the user and a fresh session's tokens.
 #[derive(Debug, Clone)]
@@ -66,7 +87,62 @@ fn retry_after(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
 impl Aegis {
     /// Password login on any dialect: throttled per account and per client address,
     /// identical failure for unknown users, wrong passwords and inactive accounts.
+    /// A user with a second factor must send its code in the same request
+    /// ([`LoginRequest::otp`]); without one this is [`Error::MfaRequired`].
     pub async fn login(&self, req: LoginRequest) -> Result<Login> {
+        match self.password_step(req, false).await? {
+            LoginStep::Done(login) => Ok(login),
+            LoginStep::SecondFactor { .. } => Err(Error::MfaRequired),
+        }
+    }
+
+    /// The hosted login's first step: like [`Aegis::login`], but a user with a
+    /// second factor and no code in the request gets a ticket for
+    /// [`Aegis::login_second_step`] instead of an error.
+    pub async fn login_first_step(&self, req: LoginRequest) -> Result<LoginStep> {
+        self.password_step(req, true).await
+    }
+
+    /// The hosted login's second step: a ticket from the first step (valid for
+    /// five minutes) and a TOTP or recovery code. Throttled like the first step;
+    /// every failure is the same `InvalidCredentials`.
+    pub async fn login_second_step(
+        &self,
+        ticket: &str,
+        otp: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Login> {
+        let now = self.clock.now();
+        let limits = &self.config.throttle;
+        let fail = || unauthenticated(AuthFailure::InvalidCredentials);
+        let ip_key = ip.map(|ip| ip_key(&ip));
+        if let (Some(key), true) = (&ip_key, limits.ip_failures > 0) {
+            self.check_lock(key, now).await?;
+        }
+        let Some(user_id) = self.open_ticket(ticket, now) else {
+            return Err(fail());
+        };
+        let user = match self.store.find_user(user_id).await? {
+            Some(user) if user.active => user,
+            _ => return Err(fail()),
+        };
+        let acct = account_key(&user.id);
+        let attempt = self
+            .admit_attempt(&acct, limits.account_failures, now)
+            .await?;
+        match self.second_factor(&user, Some(otp), now).await? {
+            SecondFactor::NotNeeded | SecondFactor::Passed => {
+                self.finish_login(user, &acct, ip, now, None).await
+            }
+            SecondFactor::Missing | SecondFactor::Wrong => {
+                self.count_failed_login(&acct, attempt, ip_key.as_deref(), now)
+                    .await?;
+                Err(fail())
+            }
+        }
+    }
+
+    async fn password_step(&self, req: LoginRequest, ticket: bool) -> Result<LoginStep> {
         let now = self.clock.now();
         let limits = &self.config.throttle;
         let fail = || unauthenticated(AuthFailure::InvalidCredentials);
@@ -103,17 +179,69 @@ impl Aegis {
         let user = match found {
             Some((user, _)) if verified.ok && user.active => user,
             _ => {
-                if limits.account_failures > 0 && attempt >= limits.account_failures {
-                    self.lock(&acct, now).await?;
-                }
-                if let Some(key) = &ip {
-                    self.count_failure(key, limits.ip_failures, now).await?;
-                }
+                self.count_failed_login(&acct, attempt, ip.as_deref(), now)
+                    .await?;
                 return Err(fail());
             }
         };
-        if limits.account_failures > 0 {
-            self.store.clear_throttle(&acct).await?;
+        // A right password is not enough for a user with a second factor. A
+        // missing code says so (or gets a ticket for the hosted second step),
+        // but still counts as a failed attempt until the second factor passes:
+        // the answer would otherwise confirm passwords without limit.
+        match self.second_factor(&user, req.otp.as_deref(), now).await? {
+            SecondFactor::NotNeeded | SecondFactor::Passed => {}
+            SecondFactor::Missing => {
+                self.count_failed_login(&acct, attempt, ip.as_deref(), now)
+                    .await?;
+                if ticket {
+                    let ticket = self.seal_ticket(user.id, now)?;
+                    return Ok(LoginStep::SecondFactor { ticket });
+                }
+                return Err(Error::MfaRequired);
+            }
+            SecondFactor::Wrong => {
+                self.count_failed_login(&acct, attempt, ip.as_deref(), now)
+                    .await?;
+                return Err(fail());
+            }
+        }
+        let rehash = verified.needs_rehash.then_some(&password);
+        let login = self.finish_login(user, &acct, req.ip, now, rehash).await?;
+        Ok(LoginStep::Done(login))
+    }
+
+    /// A failed login attempt: locks the account at its limit and counts one
+    /// failure for the client address.
+    async fn count_failed_login(
+        &self,
+        acct: &str,
+        attempt: u32,
+        ip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let limits = &self.config.throttle;
+        if limits.account_failures > 0 && attempt >= limits.account_failures {
+            self.lock(acct, now).await?;
+        }
+        if let Some(key) = ip {
+            self.count_failure(key, limits.ip_failures, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Every factor passed: clears the failure count, records the login and
+    /// opens the session.
+    async fn finish_login(
+        &self,
+        user: User,
+        acct: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+        rehash: Option<&Password>,
+    ) -> Result<Login> {
+        let fail = || unauthenticated(AuthFailure::InvalidCredentials);
+        if self.config.throttle.account_failures > 0 {
+            self.store.clear_throttle(acct).await?;
         }
         // The password is right but must be replaced first: no session. The
         // user changes it from a session they already hold (Argon profile,
@@ -121,7 +249,7 @@ impl Aegis {
         if user.password_expired {
             return Err(Error::PasswordExpired);
         }
-        let ip_text = req.ip.map(|ip| ip.to_string());
+        let ip_text = ip.map(|ip| ip.to_string());
         match self
             .store
             .record_login(user.id, now, ip_text.as_deref())
@@ -130,8 +258,8 @@ impl Aegis {
             Err(Error::NotFound(_)) => return Err(fail()), // deleted meanwhile
             other => other?,
         }
-        if verified.needs_rehash {
-            self.rehash(user.id, &password).await;
+        if let Some(password) = rehash {
+            self.rehash(user.id, password).await;
         }
         self.changed(Invalidation::User(user.id)).await;
         let login = match self.open_session(Arc::new(user)).await {
@@ -147,6 +275,25 @@ impl Aegis {
                 Err(fail())
             }
         }
+    }
+
+    /// A second-step ticket: the user and an expiry, sealed under the KEK.
+    fn seal_ticket(&self, user: Uuid, now: DateTime<Utc>) -> Result<String> {
+        let until = (now + Duration::seconds(TICKET_TTL_S)).timestamp();
+        let plain = [user.as_bytes().as_slice(), &until.to_be_bytes()].concat();
+        Ok(URL_SAFE_NO_PAD.encode(self.kek.seal(TICKET_CONTEXT, &plain)?))
+    }
+
+    /// The user of a ticket still valid at `now`.
+    fn open_ticket(&self, ticket: &str, now: DateTime<Utc>) -> Option<Uuid> {
+        if ticket.len() > 256 {
+            return None;
+        }
+        let sealed = URL_SAFE_NO_PAD.decode(ticket).ok()?;
+        let plain = self.kek.open(TICKET_CONTEXT, &sealed).ok()?;
+        let (user, until) = plain.split_at_checked(16)?;
+        let until = i64::from_be_bytes(until.try_into().ok()?);
+        (now.timestamp() < until).then(|| Uuid::from_slice(user).ok())?
     }
 
     /// Upgrades a stored hash to the current parameters; best effort (a busy
@@ -253,7 +400,11 @@ impl Aegis {
         })
     }
 
-    fn new_refresh_token(&self, session: &Session, now: DateTime<Utc>) -> (String, RefreshToken) {
+    pub(super) fn new_refresh_token(
+        &self,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> (String, RefreshToken) {
         let secret = random_token();
         let expires = now + Duration::seconds(self.config.refresh_ttl_s as i64);
         let record = RefreshToken {
@@ -266,7 +417,7 @@ impl Aegis {
         (secret, record)
     }
 
-    fn issue_access(
+    pub(super) fn issue_access(
         &self,
         user: &User,
         sid: Uuid,

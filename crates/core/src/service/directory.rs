@@ -12,6 +12,7 @@ use crate::authz::{require, Capability};
 use crate::error::{Error, Result};
 use crate::group::{Group, GroupUpdate};
 use crate::identity::fold;
+use crate::mfa::{Factor, FactorKind};
 use crate::query::{Page, UserQuery};
 use crate::store::{AdminGuard, Invalidation};
 use crate::throttle::account_key;
@@ -22,17 +23,22 @@ pub const PROFILE_MAX_KEYS: usize = 64;
 /// Longest profile value, in characters.
 pub const PROFILE_MAX_VALUE: usize = 1024;
 
-/// Kinds of authenticator (TOTP and passkeys join with MFA).
+/// Kinds of authenticator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthenticatorKind {
     Password,
+    Totp,
+    Passkey,
 }
 
-/// One credential of a user, as listed.
+/// One credential of a user, as listed (recovery codes are not listed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Authenticator {
     pub id: Uuid,
     pub kind: AuthenticatorKind,
+    /// The user's label for it (a passkey's nickname), when there is one.
+    pub name: Option<String>,
+    /// False while a TOTP enrollment awaits its first code.
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -53,17 +59,32 @@ pub fn password_authenticator_id(user: Uuid) -> Uuid {
     Uuid::new_v5(&user, b"aegis/authenticator/password")
 }
 
-fn authenticators_of(user: &User) -> Vec<Authenticator> {
-    user.password_set_at
-        .map(|at| Authenticator {
-            id: password_authenticator_id(user.id),
-            kind: AuthenticatorKind::Password,
-            enabled: true,
-            created_at: at,
-            updated_at: at,
-        })
-        .into_iter()
-        .collect()
+/// A user's password authenticator (when they have a password), then their
+/// second factors, oldest first.
+fn authenticators_of(user: &User, factors: &[Factor]) -> Vec<Authenticator> {
+    let password = user.password_set_at.map(|at| Authenticator {
+        id: password_authenticator_id(user.id),
+        kind: AuthenticatorKind::Password,
+        name: None,
+        enabled: true,
+        created_at: at,
+        updated_at: at,
+    });
+    let factors = factors
+        .iter()
+        .filter(|f| f.user_id == user.id)
+        .map(|f| Authenticator {
+            id: f.id,
+            kind: match f.kind {
+                FactorKind::Totp => AuthenticatorKind::Totp,
+                FactorKind::Passkey => AuthenticatorKind::Passkey,
+            },
+            name: Some(f.name.clone()).filter(|n| !n.is_empty()),
+            enabled: f.enabled,
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        });
+    password.into_iter().chain(factors).collect()
 }
 
 /// Checks a profile against the limits: ≤ 64 keys, keys `[A-Za-z0-9_.-]{1,64}`,
@@ -115,6 +136,7 @@ impl Aegis {
     pub async fn user_infos(&self, users: Vec<User>) -> Result<Vec<UserInfo>> {
         let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
         let mut groups = self.store.group_ids_of(&ids).await?;
+        let factors = self.store.factors_of(&ids).await?;
         let now = self.clock.now();
         let mut out = Vec::with_capacity(users.len());
         for user in users {
@@ -126,7 +148,7 @@ impl Aegis {
                 .is_some_and(|t| t > now);
             out.push(UserInfo {
                 groups: groups.remove(&user.id).unwrap_or_default(),
-                authenticators: authenticators_of(&user),
+                authenticators: authenticators_of(&user, &factors),
                 locked_out,
                 user,
             });
@@ -240,7 +262,8 @@ impl Aegis {
     /// A user's authenticators (directory readers).
     pub async fn authenticators(&self, actor: &Actor, id: Uuid) -> Result<Vec<Authenticator>> {
         require(actor.role(), Capability::ReadDirectory)?;
-        Ok(authenticators_of(&self.store.get_user(id).await?))
+        let user = self.store.get_user(id).await?;
+        Ok(authenticators_of(&user, &self.factors(id).await?))
     }
 
     /// Deletes one authenticator of a user (admins); one of another user, or an
@@ -248,8 +271,12 @@ impl Aegis {
     pub async fn delete_authenticator(&self, actor: &Actor, user_id: Uuid, id: Uuid) -> Result<()> {
         require(actor.role(), Capability::Administer)?;
         let user = self.store.get_user(user_id).await?;
-        if !authenticators_of(&user).iter().any(|a| a.id == id) {
-            return Err(Error::NotFound("authenticator"));
+        if id != password_authenticator_id(user.id) || user.password_set_at.is_none() {
+            if !self.store.delete_factor(user_id, id).await? {
+                return Err(Error::NotFound("authenticator"));
+            }
+            self.changed(Invalidation::User(user_id)).await;
+            return Ok(());
         }
         let update = UserUpdate {
             password_hash: Some(None),

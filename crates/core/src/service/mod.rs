@@ -4,6 +4,8 @@
 mod auth;
 mod directory;
 mod imports;
+mod login_codes;
+mod mfa;
 mod profile;
 mod session_list;
 mod tokens;
@@ -25,12 +27,13 @@ use crate::password::Hasher;
 use crate::store::{Invalidation, Store};
 use crate::user::{Role, User};
 
-pub use auth::{Login, LoginRequest, TokenInfo, TokenKind, TokenPair};
+pub use auth::{Login, LoginRequest, LoginStep, TokenInfo, TokenKind, TokenPair};
 pub use directory::{
     check_profile, password_authenticator_id, AccountChange, Authenticator, AuthenticatorKind,
     UserInfo,
 };
 pub use imports::StartImportError;
+pub use mfa::TotpEnrollment;
 pub use profile::ProfileChange;
 pub use users::{CreateUserRequest, UserChange};
 
@@ -112,6 +115,8 @@ pub struct Aegis {
     keys: KeyRing,
     cache: Arc<AuthCache>,
     runner: Arc<crate::import::Runner>,
+    /// Seals second-factor secrets at rest.
+    kek: Kek,
 }
 
 impl std::fmt::Debug for Aegis {
@@ -158,6 +163,7 @@ impl Aegis {
             hasher,
             keys,
             cache,
+            kek: kek.clone(),
         }))
     }
 

@@ -118,6 +118,7 @@ async fn revocation_crosses_instances() {
         .login(aegis_core::service::LoginRequest {
             identifier: "sam@example.com".into(),
             password: crate::harness::PASSWORD.into(),
+            otp: None,
             ip: None,
         })
         .await

@@ -9,7 +9,7 @@ use crate::both;
 use crate::harness::{Reply, Srv, PASSWORD};
 
 /// Mints an API token of `role` for a fresh user of that role.
-async fn service_token(srv: &Srv, email: &str, role: Role) -> String {
+pub(crate) async fn service_token(srv: &Srv, email: &str, role: Role) -> String {
     let user = srv.user(email, role).await;
     srv.state
         .aegis
@@ -28,7 +28,7 @@ async fn service_token(srv: &Srv, email: &str, role: Role) -> String {
         .secret
 }
 
-async fn v2(srv: &Srv, path: &str, token: &str, body: Value) -> Reply {
+pub(crate) async fn v2(srv: &Srv, path: &str, token: &str, body: Value) -> Reply {
     let r = srv.call("POST", path, Some(token), Some(body)).await;
     check_envelope(&r);
     r
@@ -72,7 +72,7 @@ fn check_envelope(r: &Reply) {
     assert_eq!(r.headers["content-type"], "application/json");
 }
 
-fn ok(r: &Reply) -> &Value {
+pub(crate) fn ok(r: &Reply) -> &Value {
     assert_eq!(
         (r.status, r.body["status"].as_str()),
         (200, Some("Success")),
@@ -82,7 +82,7 @@ fn ok(r: &Reply) -> &Value {
     &r.body["result"]
 }
 
-fn status(r: &Reply, http: u16, status: &str) {
+pub(crate) fn status(r: &Reply, http: u16, status: &str) {
     assert_eq!(
         (r.status, r.body["status"].as_str()),
         (http, Some(status)),

@@ -94,6 +94,14 @@ async fn insert_refresh_token(conn: &mut PgConnection, token: &RefreshToken) -> 
     Ok(())
 }
 
+/// Adds a refresh token to an existing session's family.
+pub(super) async fn add_refresh_token(pool: &PgPool, token: &RefreshToken) -> Result<()> {
+    let mut conn = pool.acquire().await.db()?;
+    insert_refresh_token(&mut conn, token)
+        .await
+        .on_insert("refresh token", "session")
+}
+
 pub(super) async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Session>> {
     let row: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE id = $1")
         .bind(id)

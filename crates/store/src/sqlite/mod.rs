@@ -8,6 +8,8 @@ mod api_tokens;
 mod groups;
 mod imports;
 mod keys;
+mod login_codes;
+mod mfa;
 mod purge;
 mod search;
 mod sessions;
@@ -24,9 +26,10 @@ use aegis_core::group::{Group, GroupUpdate};
 use aegis_core::import::{
     Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus,
 };
+use aegis_core::mfa::{Factor, FactorKind};
 use aegis_core::pattern::Pattern;
 use aegis_core::query::{Page, UserQuery};
-use aegis_core::session::{RefreshToken, Session, SessionQuery};
+use aegis_core::session::{LoginCode, RefreshToken, Session, SessionQuery};
 use aegis_core::store::{AdminGuard, SigningKeyRecord};
 use aegis_core::throttle::ThrottleState;
 use aegis_core::user::{NewUser, User, UserUpdate};
@@ -338,6 +341,50 @@ impl Store for SqliteStore {
         throttle::clear(&self.pool, key).await
     }
 
+    async fn insert_factor(&self, factor: &Factor) -> Result<()> {
+        mfa::insert(&self.pool, factor).await
+    }
+    async fn factors_of(&self, users: &[Uuid]) -> Result<Vec<Factor>> {
+        mfa::of_users(&self.pool, users).await
+    }
+    async fn enable_factor(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        step: Option<u64>,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        mfa::enable(&self.pool, user, id, step, at).await
+    }
+    async fn advance_factor_step(&self, id: Uuid, step: u64, at: DateTime<Utc>) -> Result<bool> {
+        mfa::advance_step(&self.pool, id, step, at).await
+    }
+    async fn delete_factor(&self, user: Uuid, id: Uuid) -> Result<bool> {
+        mfa::delete(&self.pool, user, id).await
+    }
+    async fn delete_pending_factors(&self, user: Uuid, kind: FactorKind) -> Result<u64> {
+        mfa::delete_pending(&self.pool, user, kind).await
+    }
+    async fn replace_recovery_codes(
+        &self,
+        user: Uuid,
+        hashes: &[[u8; 32]],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        mfa::replace_recovery_codes(&self.pool, user, hashes, at).await
+    }
+    async fn use_recovery_code(
+        &self,
+        user: Uuid,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        mfa::use_recovery_code(&self.pool, user, hash, at).await
+    }
+    async fn recovery_codes_left(&self, user: Uuid) -> Result<u32> {
+        mfa::recovery_codes_left(&self.pool, user).await
+    }
+
     async fn create_import_source(&self, source: &ImportSource) -> Result<()> {
         imports::create_source(&self.pool, source).await
     }
@@ -400,6 +447,19 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<RowReport>> {
         imports::rows(&self.pool, job, statuses, limit).await
+    }
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+        sessions::add_refresh_token(&self.pool, token).await
+    }
+    async fn insert_login_code(&self, code: &LoginCode) -> Result<()> {
+        login_codes::insert(&self.pool, code).await
+    }
+    async fn use_login_code(
+        &self,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<Option<LoginCode>> {
+        login_codes::use_code(&self.pool, hash, at).await
     }
     async fn purge_import_sources(&self, now: DateTime<Utc>) -> Result<u64> {
         imports::purge_sources(&self.pool, now).await

@@ -124,6 +124,9 @@ struct LoginBody {
     /// Username or email.
     username: String,
     password: String,
+    /// A current TOTP code or an unused recovery code; required once the user
+    /// has a second factor.
+    otp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -174,17 +177,28 @@ async fn login(
     let (Some(identifier), Some(password)) = (field("username"), field("password")) else {
         return Err(ctx.problem(Kind::AuthenticationFailed));
     };
+    let otp = match body.get("otp") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(otp)) => Some(otp.clone()),
+        Some(_) => return Err(ctx.problem(Kind::AuthenticationFailed)),
+    };
     let login = state
         .aegis
         .login(LoginRequest {
             identifier,
             password,
+            otp,
             ip,
         })
         .await
         .map_err(|e| {
             ctx.problem(match e {
                 aegis_core::Error::InvalidField { .. } => Kind::AuthenticationFailed,
+                aegis_core::Error::MfaRequired => Kind::Plain {
+                    status: StatusCode::UNAUTHORIZED,
+                    detail: "A second factor is required: send the current code in \"otp\".".into(),
+                    retry_after: None,
+                },
                 e => Kind::from_core(e),
             })
         })?;

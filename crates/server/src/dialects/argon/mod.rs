@@ -210,6 +210,9 @@ struct ProfileResponse {
 struct Credentials {
     username: String,
     password: String,
+    /// A current TOTP code or an unused recovery code; required once the user
+    /// has a second factor.
+    otp: Option<String>,
 }
 
 #[derive(serde::Deserialize, ToSchema)]
@@ -259,16 +262,26 @@ async fn login(
 ) -> Result<Json<TokenResponse>, ArgonError> {
     let body = object(&state, req).await?;
     let (identifier, password) = credentials(&body, true)?;
+    let otp = match body.get("otp") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(otp)) => Some(otp.clone()),
+        Some(_) => return Err(ArgonError::bad_request("otp must be a string")),
+    };
     let login = state
         .aegis
         .login(LoginRequest {
             identifier,
             password,
+            otp,
             ip,
         })
         .await
         .map_err(|e| match e {
             Error::InvalidField { .. } => ArgonError::invalid_credentials(),
+            Error::MfaRequired => ArgonError::new(
+                StatusCode::UNAUTHORIZED,
+                "Second factor required: send the current code in \"otp\"",
+            ),
             e => e.into(),
         })?;
     Ok(token_response(login))

@@ -1,5 +1,6 @@
-//! `/v2/client/*` (client token): token check and password change (spec §5.2,
-//! §7.1). The acting user comes from the body's `token`, never the Bearer.
+//! `/v2/client/*` (client token): login-code exchange, token check and password
+//! change (spec §5.1, §5.2, §7.1). The acting user comes from the body's `code`
+//! or `token`, never the Bearer.
 
 use aegis_core::{AuthFailure, Error};
 use axum::extract::{Request, State};
@@ -16,9 +17,70 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(userinfo))
         .routes(routes!(token_check))
         .routes(routes!(password_change))
         .routes(routes!(jwks))
+}
+
+/// `^p[a-z][a-z2]_[a-z2-7]{32}$`, the code pattern of spec §5.1.
+fn code_pattern(s: &str) -> bool {
+    let b = s.as_bytes();
+    let base32 = |c: &u8| c.is_ascii_lowercase() || (b'2'..=b'7').contains(c);
+    b.len() == 36
+        && b[0] == b'p'
+        && b[1].is_ascii_lowercase()
+        && (b[2].is_ascii_lowercase() || b[2] == b'2')
+        && b[3] == b'_'
+        && b[4..].iter().all(base32)
+}
+
+/// `^pfl_[a-z2-7]{32}$`: a flow id.
+fn flow_pattern(s: &str) -> bool {
+    s.strip_prefix("pfl_").is_some_and(|rest| {
+        rest.len() == 32
+            && rest
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c))
+    })
+}
+
+/// Exchange a hosted-login code for the session's tokens — spec §5.1. A
+/// well-formed `flow_id` is ignored: aegis has no flows, and the code alone
+/// names its session.
+#[utoipa::path(post, path = "/v2/client/userinfo", tag = "pangea", responses((status = 200, description = "Login code exchanged")))]
+async fn userinfo(State(s): State<AppState>, req: Request) -> Response {
+    run(s, req, Access::Client, |mut call: Call| async move {
+        let code = call.body.req_string("code");
+        call.body.pattern("code", &code, code_pattern);
+        let flow = call.body.string("flow_id");
+        call.body.pattern("flow_id", &flow, flow_pattern);
+        let call = finish(call)?;
+        let aegis = &call.state.aegis;
+        let login = aegis.exchange_login_code(&code.unwrap_or_default()).await?;
+        // The session may end between the exchange and the description.
+        let describe = |e: Error| match e {
+            Error::Unauthenticated(_) => Failure::from(Error::NotFound("code")),
+            e => e.into(),
+        };
+        let tokens = &login.tokens;
+        let active = aegis
+            .inspect_token(&tokens.access_token)
+            .await
+            .map_err(describe)?;
+        let refresh = aegis
+            .inspect_token(&tokens.refresh_token)
+            .await
+            .map_err(describe)?;
+        Ok((
+            "Login code exchanged".into(),
+            json!({
+                "active_token": token_object(&active, Some(&tokens.access_token)),
+                "refresh_token": token_object(&refresh, Some(&tokens.refresh_token)),
+            }),
+        ))
+    })
+    .await
 }
 
 /// Describe a token — spec §7.1.

@@ -102,6 +102,12 @@ impl Failure {
                 "The token's role may not call this endpoint",
             ),
             Error::NotFound("user") => Self::user_not_found(),
+            // Every failed login-code exchange, whatever the reason (spec §5.1).
+            Error::NotFound("code") => Self::status(
+                StatusCode::BAD_REQUEST,
+                "InvalidCode",
+                "The code is not valid",
+            ),
             Error::NotFound(what) => Self::not_found(what),
             Error::Conflict { field } => Self::status(
                 StatusCode::CONFLICT,

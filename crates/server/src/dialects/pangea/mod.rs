@@ -18,7 +18,7 @@ mod users;
 use std::future::Future;
 
 use aegis_core::authz::{require, Capability};
-use aegis_core::service::{AuthenticatorKind, UserInfo};
+use aegis_core::service::{Authenticator, AuthenticatorKind, UserInfo};
 use aegis_core::{Actor, Principal, User};
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -251,6 +251,28 @@ impl Selector {
 }
 
 /// The user-info object (spec §3.4).
+/// An authenticator object (spec §3.5): `password`, `totp` or `passkey`, with a
+/// passkey's nickname as `provider_name`.
+fn authenticator(a: &Authenticator) -> Value {
+    let kind = match a.kind {
+        AuthenticatorKind::Password => "password",
+        AuthenticatorKind::Totp => "totp",
+        AuthenticatorKind::Passkey => "passkey",
+    };
+    let mut v = json!({
+        "id": ids::encode(ids::AUTHENTICATOR, a.id),
+        "type": kind,
+        "provider": kind,
+        "enabled": a.enabled,
+        "created_at": time(a.created_at),
+        "updated_at": time(a.updated_at),
+    });
+    if let (Some(name), Some(obj)) = (&a.name, v.as_object_mut()) {
+        obj.insert("provider_name".into(), json!(name));
+    }
+    v
+}
+
 pub fn user_info(info: &UserInfo) -> Value {
     let u = &info.user;
     let mut v = json!({
@@ -263,17 +285,7 @@ pub fn user_info(info: &UserInfo) -> Value {
         "locked_out": info.locked_out,
         "created_at": time(u.created_at),
         "login_count": u.login_count,
-        "authenticators": info.authenticators.iter().map(|a| {
-            let kind = match a.kind { AuthenticatorKind::Password => "password" };
-            json!({
-                "id": ids::encode(ids::AUTHENTICATOR, a.id),
-                "type": kind,
-                "provider": kind,
-                "enabled": a.enabled,
-                "created_at": time(a.created_at),
-                "updated_at": time(a.updated_at),
-            })
-        }).collect::<Vec<_>>(),
+        "authenticators": info.authenticators.iter().map(authenticator).collect::<Vec<_>>(),
         "groups": info.groups.iter().map(|g| ids::encode(ids::GROUP, *g)).collect::<Vec<_>>(),
     });
     let obj = v.as_object_mut().map(|o| o as &mut Map<String, Value>);

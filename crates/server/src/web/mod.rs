@@ -1,0 +1,523 @@
+//! The hosted pages: sign-in (password, then the second factor when the account
+//! has one, then back to a registered application with a one-time login code)
+//! and the account page. Server-rendered with askama, plain forms, no script.
+//!
+//! - Every form carries a CSRF token that must equal the `aegis_csrf` cookie
+//!   (double submit, compared in constant time); cookies are `HttpOnly`,
+//!   `SameSite=Lax` and, unless `web.secure_cookies` is off, `Secure`.
+//! - A `redirect_uri` must equal one of `web.redirect_uris` byte for byte;
+//!   anything else is refused with a page, never followed.
+//! - The sign-in shares the core's login: the same throttling, lockout and
+//!   answers for unknown users, wrong passwords and inactive accounts.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use aegis_core::secret::{ct_eq, random_token};
+use aegis_core::service::{Login, LoginRequest, LoginStep};
+use aegis_core::{Error, Principal};
+
+use crate::extract::ClientIp;
+use crate::state::AppState;
+
+const CSRF_COOKIE: &str = "aegis_csrf";
+const SESSION_COOKIE: &str = "aegis_session";
+/// Longest `state` carried back to an application.
+const MAX_STATE: usize = 1024;
+const CSS: &str = include_str!("../../assets/aegis.css");
+
+/// The pages' routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login_submit))
+        .route("/login/otp", post(otp_submit))
+        .route("/account", get(account))
+        .route("/logout", post(logout))
+        .route("/web/aegis.css", get(css))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf: &'a str,
+    redirect_uri: &'a str,
+    state: &'a str,
+    identifier: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "otp.html")]
+struct OtpPage<'a> {
+    csrf: &'a str,
+    ticket: &'a str,
+    redirect_uri: &'a str,
+    state: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    who: &'a str,
+    csrf: &'a str,
+}
+
+/// Where to go after signing in, as the query or the form gives it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Target {
+    redirect_uri: String,
+    state: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LoginForm {
+    csrf: String,
+    identifier: String,
+    password: String,
+    redirect_uri: String,
+    state: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OtpForm {
+    csrf: String,
+    ticket: String,
+    otp: String,
+    redirect_uri: String,
+    state: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// An HTML page with the headers every page carries.
+fn page(status: StatusCode, html: askama::Result<String>) -> Response {
+    let html = match html {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    page(
+        status,
+        MessagePage {
+            title,
+            message: text,
+        }
+        .render(),
+    )
+}
+
+/// A cookie's value from the request.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max_age: i64) {
+    let secure = if state.config.web.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The request's CSRF token, or a new one (then set as a cookie on the page).
+fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(t)
+            if t.len() <= 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+        {
+            (t.to_owned(), false)
+        }
+        _ => (random_token(), true),
+    }
+}
+
+fn csrf_ok(headers: &HeaderMap, sent: &str) -> bool {
+    cookie(headers, CSRF_COOKIE)
+        .is_some_and(|c| !sent.is_empty() && ct_eq(c.as_bytes(), sent.as_bytes()))
+}
+
+/// Checks a requested return address: empty (stay here) or exactly registered;
+/// the refusal page otherwise.
+fn refuse_target(state: &AppState, target: &Target) -> Option<Response> {
+    if target.state.len() > MAX_STATE {
+        return Some(message(
+            StatusCode::BAD_REQUEST,
+            "Cannot sign in",
+            "The state parameter is too long.",
+        ));
+    }
+    if target.redirect_uri.is_empty()
+        || state
+            .config
+            .web
+            .redirect_uris
+            .iter()
+            .any(|u| u == &target.redirect_uri)
+    {
+        return None;
+    }
+    Some(message(
+        StatusCode::BAD_REQUEST,
+        "Cannot sign in",
+        "This application is not registered to use this sign-in page.",
+    ))
+}
+
+fn forbidden_csrf() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "The form was not sent from this site or has expired. Go back, reload the page and try again.",
+    )
+}
+
+fn bad_form() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "Bad request",
+        "The form could not be read.",
+    )
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => bad_form(),
+    }
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=3600"),
+            ),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// `GET /login[?redirect_uri=…&state=…]`: the sign-in form.
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Target>, QueryRejection>,
+) -> Response {
+    let Ok(Query(target)) = query else {
+        return bad_form();
+    };
+    if let Some(res) = refuse_target(&state, &target) {
+        return res;
+    }
+    let (csrf, fresh) = csrf_token(&headers);
+    let mut res = page(
+        StatusCode::OK,
+        LoginPage {
+            csrf: &csrf,
+            redirect_uri: &target.redirect_uri,
+            state: &target.state,
+            identifier: "",
+            error: None,
+        }
+        .render(),
+    );
+    if fresh {
+        set_cookie(&mut res, &state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
+    }
+    res
+}
+
+/// What a failed sign-in shows: the status and the sentence.
+fn failure(e: Error) -> (StatusCode, String, Option<u64>) {
+    match e {
+        Error::Unauthenticated(_) | Error::InvalidField { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "Invalid username, password or code.".into(),
+            None,
+        ),
+        Error::Locked { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed attempts. Try again in {retry_after} seconds."),
+            Some(retry_after),
+        ),
+        Error::PasswordExpired => (
+            StatusCode::FORBIDDEN,
+            "Your password has expired. Ask an administrator to reset it.".into(),
+            None,
+        ),
+        Error::Unavailable { retry_after } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is busy. Try again in a moment.".into(),
+            Some(retry_after),
+        ),
+        e => {
+            tracing::error!(error = %e, "hosted sign-in failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Try again later.".into(),
+                None,
+            )
+        }
+    }
+}
+
+fn with_retry_after(mut res: Response, retry_after: Option<u64>) -> Response {
+    if let Some(secs) = retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    res
+}
+
+/// `POST /login`: the password step.
+async fn login_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
+    if !csrf_ok(&headers, &form.csrf) {
+        return forbidden_csrf();
+    }
+    let target = Target {
+        redirect_uri: form.redirect_uri,
+        state: form.state,
+    };
+    if let Some(res) = refuse_target(&state, &target) {
+        return res;
+    }
+    let step = state
+        .aegis
+        .login_first_step(LoginRequest {
+            identifier: form.identifier.clone(),
+            password: form.password,
+            otp: None,
+            ip,
+        })
+        .await;
+    match step {
+        Ok(LoginStep::Done(login)) => signed_in(&state, login, &target).await,
+        Ok(LoginStep::SecondFactor { ticket }) => page(
+            StatusCode::OK,
+            OtpPage {
+                csrf: &form.csrf,
+                ticket: &ticket,
+                redirect_uri: &target.redirect_uri,
+                state: &target.state,
+                error: None,
+            }
+            .render(),
+        ),
+        Err(e) => {
+            let (status, text, retry_after) = failure(e);
+            let res = page(
+                status,
+                LoginPage {
+                    csrf: &form.csrf,
+                    redirect_uri: &target.redirect_uri,
+                    state: &target.state,
+                    identifier: &form.identifier,
+                    error: Some(text),
+                }
+                .render(),
+            );
+            with_retry_after(res, retry_after)
+        }
+    }
+}
+
+/// `POST /login/otp`: the second-factor step.
+async fn otp_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: Result<Form<OtpForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
+    if !csrf_ok(&headers, &form.csrf) {
+        return forbidden_csrf();
+    }
+    let target = Target {
+        redirect_uri: form.redirect_uri,
+        state: form.state,
+    };
+    if let Some(res) = refuse_target(&state, &target) {
+        return res;
+    }
+    match state
+        .aegis
+        .login_second_step(&form.ticket, &form.otp, ip)
+        .await
+    {
+        Ok(login) => signed_in(&state, login, &target).await,
+        Err(e) => {
+            let (status, text, retry_after) = failure(e);
+            let res = page(
+                status,
+                OtpPage {
+                    csrf: &form.csrf,
+                    ticket: &form.ticket,
+                    redirect_uri: &target.redirect_uri,
+                    state: &target.state,
+                    error: Some(text),
+                }
+                .render(),
+            );
+            with_retry_after(res, retry_after)
+        }
+    }
+}
+
+/// Signed in: the session cookie, then back to the application with a login
+/// code, or on to the account page.
+async fn signed_in(state: &AppState, login: Login, target: &Target) -> Response {
+    let max_age = (login.tokens.access_expires_at - state.aegis.now())
+        .num_seconds()
+        .max(0);
+    let mut res = if target.redirect_uri.is_empty() {
+        see_other("/account")
+    } else {
+        match state.aegis.issue_login_code(&login).await {
+            Ok(code) => {
+                let query = serde_urlencoded::to_string([
+                    ("code", code.as_str()),
+                    ("state", target.state.as_str()),
+                ])
+                .unwrap_or_default();
+                let sep = if target.redirect_uri.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                see_other(&format!("{}{sep}{query}", target.redirect_uri))
+            }
+            Err(e) => {
+                let (status, text, _) = failure(e);
+                return message(status, "Cannot sign in", &text);
+            }
+        }
+    };
+    set_cookie(
+        &mut res,
+        state,
+        SESSION_COOKIE,
+        &login.tokens.access_token,
+        max_age,
+    );
+    res
+}
+
+/// The signed-in user of the session cookie.
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    state.aegis.authenticate(token).await.ok()
+}
+
+/// `GET /account`: who is signed in (the rest of the account page follows).
+async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(principal) = session(&state, &headers).await else {
+        return see_other("/login");
+    };
+    let (csrf, fresh) = csrf_token(&headers);
+    let mut res = page(
+        StatusCode::OK,
+        AccountPage {
+            who: principal.user.login_key(),
+            csrf: &csrf,
+        }
+        .render(),
+    );
+    if fresh {
+        set_cookie(&mut res, &state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
+    }
+    res
+}
+
+/// `POST /logout`: ends the session of the cookie and forgets the cookie.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
+    if !csrf_ok(&headers, &form.csrf) {
+        return forbidden_csrf();
+    }
+    if let Some(principal) = session(&state, &headers).await {
+        if let Err(e) = state.aegis.logout(&principal).await {
+            tracing::warn!(error = %e, "hosted sign-out failed");
+        }
+    }
+    let mut res = see_other("/login");
+    set_cookie(&mut res, &state, SESSION_COOKIE, "", 0);
+    res
+}

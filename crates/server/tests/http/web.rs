@@ -1,0 +1,427 @@
+//! The hosted pages over HTTP: sign-in with CSRF tokens and cookies, the second
+//! factor, throttling, the code redirect to a registered application and its
+//! exchange on `/v2/client/userinfo`, the account page and sign-out.
+
+use aegis_core::mfa::{TotpSecret, TOTP_STEP};
+use aegis_core::Role;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+use crate::harness::{run_with, Backend, Srv, PASSWORD};
+use crate::pangea::{ok, service_token, status, v2};
+
+const APP: &str = "https://app.example/callback";
+
+macro_rules! web_cases {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::run(crate::harness::Backend::Sqlite, super::$case).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::run(crate::harness::Backend::Postgres, super::$case).await
+            }
+        }
+    )*};
+}
+
+web_cases!(
+    sign_in_and_out,
+    csrf_and_bad_forms_are_refused,
+    redirects_only_to_registered_applications,
+    second_factor_page,
+    wrong_passwords_are_throttled,
+);
+
+async fn run<F, Fut>(backend: Backend, case: F)
+where
+    F: FnOnce(Srv) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    run_with(
+        backend,
+        |c| c.web.redirect_uris = vec![APP.to_owned()],
+        case,
+    )
+    .await
+}
+
+/// A browser: no automatic redirects, cookies kept by hand.
+struct Browser {
+    srv: Srv,
+    http: Client,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The value of a hidden form field.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("{name} in {}", self.body));
+        let rest = &self.body[start + marker.len()..];
+        // As a browser reads it: HTML character references decoded.
+        rest[..rest.find('"').unwrap()]
+            .replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    }
+}
+
+impl Browser {
+    fn new(srv: &Srv) -> Self {
+        Self {
+            srv: srv.clone(),
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for v in headers.get_all(SET_COOKIE) {
+            let text = v.to_str().unwrap();
+            let (pair, attrs) = text.split_once(';').unwrap_or((text, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            assert!(
+                attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax"),
+                "{text}"
+            );
+            assert!(
+                attrs.contains("Secure"),
+                "cookies are Secure by default: {text}"
+            );
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let res = req
+            .header("Cookie", cookie.join("; "))
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        self.keep(&headers);
+        let body = res.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(self.srv.url(path));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.post(self.srv.url(path)).form(form);
+        self.send(req).await
+    }
+
+    /// Opens the sign-in page and submits it.
+    async fn sign_in(&mut self, query: &str, who: &str, password: &str) -> Page {
+        let page = self.get(&format!("/login{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let form = [
+            ("csrf", page.field("csrf")),
+            ("redirect_uri", page.field("redirect_uri")),
+            ("state", page.field("state")),
+            ("identifier", who.to_owned()),
+            ("password", password.to_owned()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post("/login", &form).await
+    }
+}
+
+async fn sign_in_and_out(srv: Srv) {
+    srv.user("ann@example.com", Role::User).await;
+    let mut b = Browser::new(&srv);
+    let page = b.get("/login").await;
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    // The form's token is the cookie's.
+    assert_eq!(Some(page.field("csrf").as_str()), b.cookie("aegis_csrf"));
+    assert!(page.body.contains("id=\"login-form\""));
+
+    // A wrong password shows the form again, with the identifier kept.
+    let page = b.sign_in("", "ann@example.com", "wrong password").await;
+    assert_eq!(page.status, 401);
+    assert!(
+        page.body.contains("Invalid username, password or code."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"ann@example.com\""));
+    assert!(b.cookie("aegis_session").is_none());
+
+    // The right one: the session cookie, then the account page.
+    let page = b.sign_in("", "ANN@example.com", PASSWORD).await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/account")
+    );
+    let token = b.cookie("aegis_session").unwrap().to_owned();
+    let account = b.get("/account").await;
+    assert_eq!(account.status, 200, "{}", account.body);
+    assert!(account
+        .body
+        .contains("<strong id=\"who\">ann@example.com</strong>"));
+    // The session is the same on every dialect.
+    assert_eq!(srv.get_bearer("/auth/me", &token).await.status(), 200);
+
+    // Signing out ends it everywhere and forgets the cookie.
+    let csrf = account.field("csrf");
+    let out = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (out.status, out.location()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    assert!(b.cookie("aegis_session").is_none());
+    assert_eq!(srv.get_bearer("/auth/me", &token).await.status(), 401);
+    let page = b.get("/account").await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+}
+
+async fn csrf_and_bad_forms_are_refused(srv: Srv) {
+    srv.user("bob@example.com", Role::User).await;
+    let form = [
+        ("csrf", "forged"),
+        ("identifier", "bob@example.com"),
+        ("password", PASSWORD),
+    ];
+    // No cookie at all (another site's form).
+    let mut b = Browser::new(&srv);
+    let page = b.post("/login", &form).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(b.cookie("aegis_session").is_none());
+    // A cookie, but not the token in the form.
+    b.get("/login").await;
+    let page = b.post("/login", &form).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    let csrf = b.cookie("aegis_csrf").unwrap().to_owned();
+    let page = b.post("/logout", &[("csrf", "nope")]).await;
+    assert_eq!(page.status, 403);
+    // No token in the form at all, or not a form.
+    let page = b.post("/login", &[("identifier", "bob@example.com")]).await;
+    assert_eq!(page.status, 403);
+    let req = b.http.post(srv.url("/login")).json(&json!({"csrf": csrf}));
+    let page = b.send(req).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    // Hostile input is escaped, never echoed raw.
+    let page = b
+        .get("/login?state=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("<script>"), "{}", page.body);
+}
+
+async fn redirects_only_to_registered_applications(srv: Srv) {
+    srv.user("cat@example.com", Role::User).await;
+    let client = service_token(&srv, "app@example.com", Role::User).await;
+    let mut b = Browser::new(&srv);
+    // Not registered: refused outright, with or without a sign-in.
+    for evil in [
+        "https://evil.example/callback",
+        "https://app.example/callback/../x",
+        "https://app.example/callbackx",
+        "//evil.example",
+    ] {
+        let q = serde_urlencoded::to_string([("redirect_uri", evil), ("state", "s")]).unwrap();
+        let page = b.get(&format!("/login?{q}")).await;
+        assert_eq!(page.status, 400, "{evil}");
+        assert!(page.location().is_empty());
+    }
+    let csrf = b.cookie("aegis_csrf").unwrap_or_default().to_owned();
+    let page = b.get("/login").await;
+    let csrf = if csrf.is_empty() {
+        page.field("csrf")
+    } else {
+        csrf
+    };
+    let page = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("redirect_uri", "https://evil.example/callback"),
+                ("identifier", "cat@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.location().is_empty() && b.cookie("aegis_session").is_none());
+
+    // Registered: back to the application with a code and the state.
+    let q = serde_urlencoded::to_string([("redirect_uri", APP), ("state", "x y&z")]).unwrap();
+    let page = b
+        .sign_in(&format!("?{q}"), "cat@example.com", PASSWORD)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let location = page.location().to_owned();
+    let query = location.strip_prefix(&format!("{APP}?")).unwrap();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    assert_eq!(params[0].0, "code");
+    assert_eq!(params[1], ("state".to_owned(), "x y&z".to_owned()));
+    let code = &params[0].1;
+    assert!(code.starts_with("pmc_") && code.len() == 36, "{code}");
+
+    // The application exchanges the code once for the user's tokens.
+    let r = v2(&srv, "/v2/client/userinfo", &client, json!({"code": code})).await;
+    let result = ok(&r);
+    let access = result["active_token"]["token"].as_str().unwrap();
+    assert_eq!(result["active_token"]["email"], "cat@example.com");
+    assert_eq!(srv.get_bearer("/auth/me", access).await.status(), 200);
+    let again = v2(&srv, "/v2/client/userinfo", &client, json!({"code": code})).await;
+    status(&again, 400, "InvalidCode");
+}
+
+async fn second_factor_page(srv: Srv) {
+    srv.user("dee@example.com", Role::User).await;
+    // Enroll TOTP through the core.
+    let token = srv.argon_login("dee@example.com").await;
+    let me = srv.state.aegis.authenticate(&token).await.unwrap();
+    let e = srv.state.aegis.begin_totp(&me).await.unwrap();
+    let secret = TotpSecret::from_base32(&e.secret).unwrap();
+    let now = || srv.state.aegis.now().timestamp() as u64;
+    srv.state
+        .aegis
+        .confirm_totp(&me, e.id, &secret.code_at(now()).unwrap())
+        .await
+        .unwrap();
+    srv.clock.advance(TOTP_STEP as i64);
+
+    let mut b = Browser::new(&srv);
+    let page = b.sign_in("", "dee@example.com", PASSWORD).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"otp-form\""), "{}", page.body);
+    assert!(
+        b.cookie("aegis_session").is_none(),
+        "no session before the code"
+    );
+    let (csrf, ticket) = (page.field("csrf"), page.field("ticket"));
+    assert!(!page.body.contains(PASSWORD));
+
+    let page = b
+        .post(
+            "/login/otp",
+            &[("csrf", &csrf), ("ticket", &ticket), ("otp", "000000")],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("id=\"otp-form\""));
+    // A forged ticket is just a failure.
+    let page = b
+        .post(
+            "/login/otp",
+            &[("csrf", &csrf), ("ticket", "AAAA"), ("otp", "123456")],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+    let code = secret.code_at(now()).unwrap();
+    let page = b
+        .post(
+            "/login/otp",
+            &[("csrf", &csrf), ("ticket", &ticket), ("otp", &code)],
+        )
+        .await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/account")
+    );
+    assert!(b.cookie("aegis_session").is_some());
+    // The same code cannot serve twice.
+    let page = b
+        .post(
+            "/login/otp",
+            &[("csrf", &csrf), ("ticket", &ticket), ("otp", &code)],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+    // The ticket ages out after five minutes.
+    srv.clock.advance(301);
+    let code = secret.code_at(now()).unwrap();
+    let page = b
+        .post(
+            "/login/otp",
+            &[("csrf", &csrf), ("ticket", &ticket), ("otp", &code)],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+}
+
+async fn wrong_passwords_are_throttled(srv: Srv) {
+    srv.user("eve@example.com", Role::User).await;
+    let mut b = Browser::new(&srv);
+    let limit = srv.state.aegis.config().throttle.account_failures;
+    for _ in 0..limit {
+        let page = b.sign_in("", "eve@example.com", "wrong password").await;
+        assert_eq!(page.status, 401);
+    }
+    let page = b.sign_in("", "eve@example.com", PASSWORD).await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.headers.contains_key("retry-after"));
+    assert!(page.body.contains("Too many failed attempts"));
+    // The lock is the core's: the API login is locked too.
+    let r = srv
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "eve@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 429);
+}
