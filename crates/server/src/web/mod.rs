@@ -1,6 +1,7 @@
 //! The hosted pages: sign-in (password, then the second factor when the account
 //! has one, then back to a registered application with a one-time login code)
-//! and the account page. Server-rendered with askama, plain forms, no script.
+//! and the account page (`account.rs`). Server-rendered with askama, plain forms,
+//! no script.
 //!
 //! - Every form carries a CSRF token that must equal the `aegis_csrf` cookie
 //!   (double submit, compared in constant time); cookies are `HttpOnly`,
@@ -23,6 +24,8 @@ use aegis_core::secret::{ct_eq, random_token};
 use aegis_core::service::{Login, LoginRequest, LoginStep};
 use aegis_core::{Error, Principal};
 
+mod account;
+
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
@@ -37,9 +40,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login_submit))
         .route("/login/otp", post(otp_submit))
-        .route("/account", get(account))
         .route("/logout", post(logout))
         .route("/web/aegis.css", get(css))
+        .merge(account::router())
 }
 
 #[derive(Template)]
@@ -67,13 +70,6 @@ struct OtpPage<'a> {
 struct MessagePage<'a> {
     title: &'a str,
     message: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "account.html")]
-struct AccountPage<'a> {
-    who: &'a str,
-    csrf: &'a str,
 }
 
 /// Where to go after signing in, as the query or the form gives it.
@@ -478,26 +474,6 @@ async fn signed_in(state: &AppState, login: Login, target: &Target) -> Response 
 async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
     let token = cookie(headers, SESSION_COOKIE)?;
     state.aegis.authenticate(token).await.ok()
-}
-
-/// `GET /account`: who is signed in (the rest of the account page follows).
-async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(principal) = session(&state, &headers).await else {
-        return see_other("/login");
-    };
-    let (csrf, fresh) = csrf_token(&headers);
-    let mut res = page(
-        StatusCode::OK,
-        AccountPage {
-            who: principal.user.login_key(),
-            csrf: &csrf,
-        }
-        .render(),
-    );
-    if fresh {
-        set_cookie(&mut res, &state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
-    }
-    res
 }
 
 /// `POST /logout`: ends the session of the cookie and forgets the cookie.

@@ -34,6 +34,7 @@ web_cases!(
     redirects_only_to_registered_applications,
     second_factor_page,
     wrong_passwords_are_throttled,
+    account_page,
 );
 
 async fn run<F, Fut>(backend: Backend, case: F)
@@ -424,4 +425,163 @@ async fn wrong_passwords_are_throttled(srv: Srv) {
         )
         .await;
     assert_eq!(r.status, 429);
+}
+
+async fn account_page(srv: Srv) {
+    srv.user("fay@example.com", Role::User).await;
+    let mut b = Browser::new(&srv);
+    let page = b.sign_in("", "fay@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = b.get("/account").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"recovery-left\">0<"),
+        "{}",
+        page.body
+    );
+    let csrf = page.field("csrf");
+
+    // Enroll TOTP: a QR code and the key, confirmed by a code.
+    let page = b.post("/account/totp", &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    let key = {
+        let start = page.body.find("id=\"totp-secret\">").unwrap() + "id=\"totp-secret\">".len();
+        page.body[start..start + 32].to_owned()
+    };
+    let secret = TotpSecret::from_base32(&key).unwrap();
+    let id = page.field("id");
+    let now = || srv.state.aegis.now().timestamp() as u64;
+    let page = b
+        .post(
+            "/account/totp/confirm",
+            &[("csrf", &csrf), ("id", &id), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("The code is not valid"), "{}", page.body);
+    let code = secret.code_at(now()).unwrap();
+    let page = b
+        .post(
+            "/account/totp/confirm",
+            &[("csrf", &csrf), ("id", &id), ("code", &code)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Authenticator app added"));
+    assert!(page.body.contains("class=\"factor\""));
+    // The API login now wants the code.
+    let r = srv
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "fay@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+
+    // Recovery codes, shown once, each good for one API login.
+    let page = b.post("/account/recovery", &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, 200);
+    let start = page.body.find("<ul class=\"codes\">").unwrap();
+    let first = &page.body[start..];
+    let first = &first[first.find("<code>").unwrap() + 6..];
+    let first = first[..first.find('<').unwrap()].to_owned();
+    assert_eq!(first.len(), 11, "{first}");
+    assert!(page.body.contains("id=\"recovery-left\">10<"));
+    let r = srv
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "fay@example.com", "password": PASSWORD, "otp": first})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let other = r.body["token"].as_str().unwrap().to_owned();
+    let page = b.get("/account").await;
+    assert!(page.body.contains("id=\"recovery-left\">9<"));
+
+    // Sessions: this one and the API one; ending the other works at once.
+    assert_eq!(
+        page.body.matches("class=\"session\"").count(),
+        2,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("(this one)"));
+    let other_sid = srv.state.aegis.authenticate(&other).await.unwrap();
+    let other_sid = match other_sid.credential {
+        aegis_core::Credential::Session { sid, .. } => sid.to_string(),
+        _ => unreachable!(),
+    };
+    let page = b
+        .post(
+            "/account/sessions/end",
+            &[("csrf", &csrf), ("id", &other_sid)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Session ended."));
+    assert_eq!(srv.get_bearer("/auth/me", &other).await.status(), 401);
+    // Someone else's session id: refused, nothing ended.
+    let page = b
+        .post(
+            "/account/sessions/end",
+            &[("csrf", &csrf), ("id", &uuid::Uuid::now_v7().to_string())],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+
+    // Password change: the current one is required.
+    let page = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "nope nope"),
+                ("new", "a new long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("The current password is not right."),
+        "{}",
+        page.body
+    );
+    let page = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "a new long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Password changed."));
+
+    // Removing the authenticator app lifts the second factor.
+    let page = b.get("/account").await;
+    let id = page.field("id");
+    let page = b
+        .post("/account/factors/remove", &[("csrf", &csrf), ("id", &id)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("class=\"factor\""));
+    let r = srv
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "fay@example.com", "password": "a new long passphrase"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Every change needs the form's token.
+    let page = b.post("/account/recovery", &[("csrf", "forged")]).await;
+    assert_eq!(page.status, 403);
 }

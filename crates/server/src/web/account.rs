@@ -1,0 +1,345 @@
+//! `/account`: the signed-in user's own page — password change, TOTP enrollment
+//! (QR code and a confirming code), recovery codes (shown once), removal of
+//! second factors, and the user's sessions. Every change is a CSRF-checked form
+//! post that acts through the core as the session's user.
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use qrcode::render::svg;
+use qrcode::QrCode;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use aegis_core::mfa::FactorKind;
+use aegis_core::session::SessionQuery;
+use aegis_core::{Actor, Credential, Error, Principal};
+
+use super::{bad_form, csrf_ok, csrf_token, forbidden_csrf, page, see_other, session, set_cookie};
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(show))
+        .route("/account/password", post(change_password))
+        .route("/account/totp", post(begin_totp))
+        .route("/account/totp/confirm", post(confirm_totp))
+        .route("/account/recovery", post(new_recovery_codes))
+        .route("/account/factors/remove", post(remove_factor))
+        .route("/account/sessions/end", post(end_session))
+}
+
+struct FactorRow {
+    id: Uuid,
+    label: String,
+}
+
+struct SessionRow {
+    id: Uuid,
+    started: String,
+    current: bool,
+}
+
+struct Enrolling {
+    id: Uuid,
+    secret: String,
+    qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    who: &'a str,
+    csrf: &'a str,
+    notice: Option<&'a str>,
+    error: Option<String>,
+    enrolling: Option<Enrolling>,
+    recovery: Vec<String>,
+    recovery_left: u32,
+    factors: Vec<FactorRow>,
+    sessions: Vec<SessionRow>,
+}
+
+/// What a post adds to the page it answers with.
+#[derive(Default)]
+struct Outcome {
+    notice: Option<&'static str>,
+    error: Option<String>,
+    enrolling: Option<Enrolling>,
+    recovery: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PlainForm {
+    csrf: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IdForm {
+    csrf: String,
+    id: String,
+    code: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+}
+
+/// The page, as the user's current state and `outcome` make it.
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    me: &Principal,
+    outcome: Outcome,
+) -> Response {
+    let aegis = &state.aegis;
+    let (csrf, fresh) = csrf_token(headers);
+    let factors = match aegis.factors(me.user.id).await {
+        Ok(f) => f,
+        Err(e) => return failed(e),
+    };
+    let factors = factors
+        .into_iter()
+        .filter(|f| f.enabled)
+        .map(|f| FactorRow {
+            id: f.id,
+            label: match f.kind {
+                FactorKind::Totp => "Authenticator app".to_owned(),
+                FactorKind::Passkey if f.name.is_empty() => "Passkey".to_owned(),
+                FactorKind::Passkey => format!("Passkey “{}”", f.name),
+            },
+        })
+        .collect();
+    let recovery_left = match aegis.recovery_codes_left(me).await {
+        Ok(n) => n,
+        Err(e) => return failed(e),
+    };
+    let current = match me.credential {
+        Credential::Session { sid, .. } => Some(sid),
+        Credential::ApiToken { .. } => None,
+    };
+    let query = SessionQuery {
+        size: 100,
+        ..SessionQuery::default()
+    };
+    let sessions = match aegis.list_own_sessions(me, &query).await {
+        Ok(page) => page.items,
+        Err(e) => return failed(e),
+    };
+    let sessions = sessions
+        .into_iter()
+        .map(|(s, _)| SessionRow {
+            id: s.id,
+            started: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            current: Some(s.id) == current,
+        })
+        .collect();
+    let status = if outcome.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut res = page(
+        status,
+        AccountPage {
+            who: me.user.login_key(),
+            csrf: &csrf,
+            notice: outcome.notice,
+            error: outcome.error,
+            enrolling: outcome.enrolling,
+            recovery: outcome.recovery,
+            recovery_left,
+            factors,
+            sessions,
+        }
+        .render(),
+    );
+    if fresh {
+        set_cookie(&mut res, state, super::CSRF_COOKIE, &csrf, 60 * 60 * 24);
+    }
+    res
+}
+
+fn failed(e: Error) -> Response {
+    let (status, text, _) = super::failure(e);
+    super::message(status, "Your account", &text)
+}
+
+/// The form's message for a refused change.
+fn refusal(e: &Error) -> Option<String> {
+    match e {
+        Error::InvalidField { reason, .. } => Some(reason.clone()),
+        Error::Unauthenticated(_) => Some("The current password is not right.".into()),
+        Error::NotFound(_) => Some("That is no longer there.".into()),
+        _ => None,
+    }
+}
+
+/// Runs a form post for the signed-in user: CSRF first, then `act`, then the page.
+async fn act<F, Fut>(state: AppState, headers: HeaderMap, csrf: Option<&str>, act: F) -> Response
+where
+    F: FnOnce(AppState, Principal) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, Error>>,
+{
+    let Some(csrf) = csrf else {
+        return bad_form();
+    };
+    if !csrf_ok(&headers, csrf) {
+        return forbidden_csrf();
+    }
+    let Some(me) = session(&state, &headers).await else {
+        return see_other("/login");
+    };
+    let outcome = match act(state.clone(), me.clone()).await {
+        Ok(outcome) => outcome,
+        Err(e) => match refusal(&e) {
+            Some(text) => Outcome {
+                error: Some(text),
+                ..Outcome::default()
+            },
+            None => return failed(e),
+        },
+    };
+    render(&state, &headers, &me, outcome).await
+}
+
+/// `GET /account`.
+async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(me) = session(&state, &headers).await else {
+        return see_other("/login");
+    };
+    render(&state, &headers, &me, Outcome::default()).await
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let form = form.ok().map(|Form(f)| f);
+    let csrf = form.as_ref().map(|f| f.csrf.clone());
+    act(state, headers, csrf.as_deref(), |state, me| async move {
+        let form = form.unwrap_or_default();
+        state
+            .aegis
+            .change_password(&me, &form.current, &form.new)
+            .await?;
+        Ok(Outcome {
+            notice: Some("Password changed. Your other sessions have ended."),
+            ..Outcome::default()
+        })
+    })
+    .await
+}
+
+async fn begin_totp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Response {
+    let csrf = form.ok().map(|Form(f)| f.csrf);
+    act(state, headers, csrf.as_deref(), |state, me| async move {
+        let e = state.aegis.begin_totp(&me).await?;
+        let qr = QrCode::new(e.uri.as_bytes())
+            .map_err(|_| Error::internal("QR code for the TOTP URI"))?
+            .render::<svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .build();
+        Ok(Outcome {
+            enrolling: Some(Enrolling {
+                id: e.id,
+                secret: e.secret,
+                qr_svg: qr,
+            }),
+            ..Outcome::default()
+        })
+    })
+    .await
+}
+
+async fn confirm_totp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<IdForm>, FormRejection>,
+) -> Response {
+    let form = form.ok().map(|Form(f)| f);
+    let csrf = form.as_ref().map(|f| f.csrf.clone());
+    act(state, headers, csrf.as_deref(), |state, me| async move {
+        let form = form.unwrap_or_default();
+        let id = Uuid::parse_str(&form.id).map_err(|_| Error::NotFound("authenticator"))?;
+        state.aegis.confirm_totp(&me, id, &form.code).await?;
+        Ok(Outcome {
+            notice: Some("Authenticator app added. Sign-ins now ask for its code."),
+            ..Outcome::default()
+        })
+    })
+    .await
+}
+
+async fn new_recovery_codes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Response {
+    let csrf = form.ok().map(|Form(f)| f.csrf);
+    act(state, headers, csrf.as_deref(), |state, me| async move {
+        let codes = state.aegis.new_recovery_codes(&me).await?;
+        Ok(Outcome {
+            recovery: codes,
+            ..Outcome::default()
+        })
+    })
+    .await
+}
+
+async fn remove_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<IdForm>, FormRejection>,
+) -> Response {
+    let form = form.ok().map(|Form(f)| f);
+    let csrf = form.as_ref().map(|f| f.csrf.clone());
+    act(state, headers, csrf.as_deref(), |state, me| async move {
+        let form = form.unwrap_or_default();
+        let id = Uuid::parse_str(&form.id).map_err(|_| Error::NotFound("authenticator"))?;
+        state.aegis.remove_own_factor(&me, id).await?;
+        Ok(Outcome {
+            notice: Some("Second factor removed."),
+            ..Outcome::default()
+        })
+    })
+    .await
+}
+
+async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<IdForm>, FormRejection>,
+) -> Response {
+    let form = form.ok().map(|Form(f)| f);
+    let csrf = form.as_ref().map(|f| f.csrf.clone());
+    act(state, headers, csrf.as_deref(), |state, me| async move {
+        let form = form.unwrap_or_default();
+        let id = Uuid::parse_str(&form.id).map_err(|_| Error::NotFound("session"))?;
+        let owner = me.user.id;
+        state
+            .aegis
+            .invalidate_session(&Actor::Principal(me), id, Some(owner))
+            .await?;
+        Ok(Outcome {
+            notice: Some("Session ended."),
+            ..Outcome::default()
+        })
+    })
+    .await
+}
