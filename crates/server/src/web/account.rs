@@ -185,22 +185,46 @@ fn refusal(e: &Error) -> Option<String> {
     }
 }
 
-/// Runs a form post for the signed-in user: CSRF first, then `act`, then the page.
-async fn act<F, Fut>(state: AppState, headers: HeaderMap, csrf: Option<&str>, act: F) -> Response
+/// A form with the CSRF token every post carries.
+trait Posted: Default {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! posted {
+    ($($form:ty),*) => {$(
+        impl Posted for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    )*};
+}
+posted!(PlainForm, IdForm, PasswordForm);
+
+/// Runs a form post for the signed-in user: CSRF first, then `act`, then the
+/// page with its outcome (a refusal shown on the page, anything else as an error
+/// page).
+async fn act<T, F, Fut>(
+    state: AppState,
+    headers: HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    act: F,
+) -> Response
 where
-    F: FnOnce(AppState, Principal) -> Fut,
+    T: Posted,
+    F: FnOnce(AppState, Principal, T) -> Fut,
     Fut: std::future::Future<Output = Result<Outcome, Error>>,
 {
-    let Some(csrf) = csrf else {
+    let Ok(Form(form)) = form else {
         return bad_form();
     };
-    if !csrf_ok(&headers, csrf) {
+    if !csrf_ok(&headers, form.csrf()) {
         return forbidden_csrf();
     }
     let Some(me) = session(&state, &headers).await else {
         return see_other("/login");
     };
-    let outcome = match act(state.clone(), me.clone()).await {
+    let outcome = match act(state.clone(), me.clone(), form).await {
         Ok(outcome) => outcome,
         Err(e) => match refusal(&e) {
             Some(text) => Outcome {
@@ -211,6 +235,18 @@ where
         },
     };
     render(&state, &headers, &me, outcome).await
+}
+
+fn notice(text: &'static str) -> Outcome {
+    Outcome {
+        notice: Some(text),
+        ..Outcome::default()
+    }
+}
+
+/// The id a form names, or `NotFound(what)`.
+fn form_id(text: &str, what: &'static str) -> Result<Uuid, Error> {
+    Uuid::parse_str(text).map_err(|_| Error::NotFound(what))
 }
 
 /// `GET /account`.
@@ -226,18 +262,10 @@ async fn change_password(
     headers: HeaderMap,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    let form = form.ok().map(|Form(f)| f);
-    let csrf = form.as_ref().map(|f| f.csrf.clone());
-    act(state, headers, csrf.as_deref(), |state, me| async move {
-        let form = form.unwrap_or_default();
-        state
-            .aegis
-            .change_password(&me, &form.current, &form.new)
-            .await?;
-        Ok(Outcome {
-            notice: Some("Password changed. Your other sessions have ended."),
-            ..Outcome::default()
-        })
+    act(state, headers, form, |state, me, form| async move {
+        let aegis = &state.aegis;
+        aegis.change_password(&me, &form.current, &form.new).await?;
+        Ok(notice("Password changed. Your other sessions have ended."))
     })
     .await
 }
@@ -247,8 +275,7 @@ async fn begin_totp(
     headers: HeaderMap,
     form: Result<Form<PlainForm>, FormRejection>,
 ) -> Response {
-    let csrf = form.ok().map(|Form(f)| f.csrf);
-    act(state, headers, csrf.as_deref(), |state, me| async move {
+    act(state, headers, form, |state, me, _| async move {
         let e = state.aegis.begin_totp(&me).await?;
         let qr = QrCode::new(e.uri.as_bytes())
             .map_err(|_| Error::internal("QR code for the TOTP URI"))?
@@ -272,16 +299,12 @@ async fn confirm_totp(
     headers: HeaderMap,
     form: Result<Form<IdForm>, FormRejection>,
 ) -> Response {
-    let form = form.ok().map(|Form(f)| f);
-    let csrf = form.as_ref().map(|f| f.csrf.clone());
-    act(state, headers, csrf.as_deref(), |state, me| async move {
-        let form = form.unwrap_or_default();
-        let id = Uuid::parse_str(&form.id).map_err(|_| Error::NotFound("authenticator"))?;
+    act(state, headers, form, |state, me, form| async move {
+        let id = form_id(&form.id, "authenticator")?;
         state.aegis.confirm_totp(&me, id, &form.code).await?;
-        Ok(Outcome {
-            notice: Some("Authenticator app added. Sign-ins now ask for its code."),
-            ..Outcome::default()
-        })
+        Ok(notice(
+            "Authenticator app added. Sign-ins now ask for its code.",
+        ))
     })
     .await
 }
@@ -291,11 +314,9 @@ async fn new_recovery_codes(
     headers: HeaderMap,
     form: Result<Form<PlainForm>, FormRejection>,
 ) -> Response {
-    let csrf = form.ok().map(|Form(f)| f.csrf);
-    act(state, headers, csrf.as_deref(), |state, me| async move {
-        let codes = state.aegis.new_recovery_codes(&me).await?;
+    act(state, headers, form, |state, me, _| async move {
         Ok(Outcome {
-            recovery: codes,
+            recovery: state.aegis.new_recovery_codes(&me).await?,
             ..Outcome::default()
         })
     })
@@ -307,16 +328,10 @@ async fn remove_factor(
     headers: HeaderMap,
     form: Result<Form<IdForm>, FormRejection>,
 ) -> Response {
-    let form = form.ok().map(|Form(f)| f);
-    let csrf = form.as_ref().map(|f| f.csrf.clone());
-    act(state, headers, csrf.as_deref(), |state, me| async move {
-        let form = form.unwrap_or_default();
-        let id = Uuid::parse_str(&form.id).map_err(|_| Error::NotFound("authenticator"))?;
+    act(state, headers, form, |state, me, form| async move {
+        let id = form_id(&form.id, "authenticator")?;
         state.aegis.remove_own_factor(&me, id).await?;
-        Ok(Outcome {
-            notice: Some("Second factor removed."),
-            ..Outcome::default()
-        })
+        Ok(notice("Second factor removed."))
     })
     .await
 }
@@ -326,20 +341,12 @@ async fn end_session(
     headers: HeaderMap,
     form: Result<Form<IdForm>, FormRejection>,
 ) -> Response {
-    let form = form.ok().map(|Form(f)| f);
-    let csrf = form.as_ref().map(|f| f.csrf.clone());
-    act(state, headers, csrf.as_deref(), |state, me| async move {
-        let form = form.unwrap_or_default();
-        let id = Uuid::parse_str(&form.id).map_err(|_| Error::NotFound("session"))?;
-        let owner = me.user.id;
-        state
-            .aegis
-            .invalidate_session(&Actor::Principal(me), id, Some(owner))
-            .await?;
-        Ok(Outcome {
-            notice: Some("Session ended."),
-            ..Outcome::default()
-        })
+    act(state, headers, form, |state, me, form| async move {
+        let id = form_id(&form.id, "session")?;
+        let owner = Some(me.user.id);
+        let actor = Actor::Principal(me);
+        state.aegis.invalidate_session(&actor, id, owner).await?;
+        Ok(notice("Session ended."))
     })
     .await
 }
