@@ -45,6 +45,9 @@ pub enum Condition {
     Gte(UserField, Value),
     Lt(UserField, Value),
     Lte(UserField, Value),
+    /// The user has (true) or has not (false) an enabled second factor (a
+    /// confirmed TOTP authenticator or a passkey).
+    SecondFactor(bool),
     /// Matches nothing (a filter on something aegis never has, e.g. scopes).
     Never,
 }
@@ -146,7 +149,7 @@ impl Condition {
             | Condition::Gte(_, v)
             | Condition::Lt(_, v)
             | Condition::Lte(_, v) => check_values("filter", text_of(v), 0),
-            Condition::Never => Ok(()),
+            Condition::Never | Condition::SecondFactor(_) => Ok(()),
         }
     }
 }

@@ -143,6 +143,11 @@ impl Params {
         let d = self.dialect;
         Ok(match cond {
             Condition::Never => "0 = 1".to_owned(),
+            Condition::SecondFactor(has) => format!(
+                "{}EXISTS (SELECT 1 FROM authenticators a \
+                 WHERE a.user_id = users.id AND a.enabled = TRUE)",
+                if *has { "" } else { "NOT " }
+            ),
             Condition::Eq(UserField::Email, value) => self.email_in(std::slice::from_ref(value))?,
             Condition::In(UserField::Email, values) => self.email_in(values)?,
             Condition::Eq(field, value) => {

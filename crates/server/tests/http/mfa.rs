@@ -223,6 +223,30 @@ async fn pangea_lists_and_deletes_factors(srv: Srv) {
     .await;
     assert_eq!(ok(&r)["authenticators"].as_array().unwrap().len(), 2);
 
+    // `require_mfa` lists the users with (or without) a second factor.
+    let listed = |srv: &Srv, admin: &str, has: bool| {
+        let (srv, admin) = (srv.clone(), admin.to_owned());
+        async move {
+            let r = v2(
+                &srv,
+                "/v2/user/list",
+                &admin,
+                json!({"filter": {"require_mfa": has}}),
+            )
+            .await;
+            let mut emails: Vec<String> = ok(&r)["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["email"].as_str().unwrap().to_owned())
+                .collect();
+            emails.sort();
+            emails
+        }
+    };
+    assert_eq!(listed(&srv, &admin, true).await, ["dee@example.com"]);
+    assert_eq!(listed(&srv, &admin, false).await, ["admin@example.com"]);
+
     // Deleting the TOTP authenticator lifts the second-factor requirement.
     assert_eq!(
         argon(&srv, "dee@example.com", PASSWORD, None).await.status,
@@ -245,6 +269,7 @@ async fn pangea_lists_and_deletes_factors(srv: Srv) {
         argon(&srv, "dee@example.com", PASSWORD, None).await.status,
         200
     );
+    assert!(listed(&srv, &admin, true).await.is_empty());
     status(
         &v2(
             &srv,

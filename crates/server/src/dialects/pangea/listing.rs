@@ -79,8 +79,7 @@ fn parse_filter(body: &mut Body, filter: &Map<String, Value>) -> Vec<Condition> 
         let src = format!("/filter/{key}");
         if key == "require_mfa" {
             match v.as_bool() {
-                Some(true) => out.push(Condition::Never), // no second factors yet
-                Some(false) => {}
+                Some(has) => out.push(Condition::SecondFactor(has)),
                 None => body.error("InvalidBool", src, "'require_mfa' must be a boolean"),
             }
             continue;
