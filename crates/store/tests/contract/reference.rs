@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::fixtures::{new_user, t};
 
-use Condition::{Contains, Eq, Gt, Gte, In, Lt, Lte, Never};
+use Condition::{Contains, Eq, Gt, Gte, In, Lt, Lte, Never, SecondFactor};
 use UserField as F;
 
 /// Usernames and emails; `%`, `_`, `\`, quotes next to names an unescaped
@@ -127,6 +127,8 @@ fn matches(u: &User, c: &Condition) -> bool {
             };
             parts.iter().all(|p| text.contains(p.as_str()))
         }
+        // The fixture users have no second factors (the HTTP tests cover them).
+        SecondFactor(has) => !has,
         Never => false,
     }
 }
