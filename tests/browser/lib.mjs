@@ -64,7 +64,7 @@ export async function shot(page, name) {
  * every open page is saved as FAIL-<test>-<n>.png and its URL reported.
  */
 export function browserTest(name, fn) {
-  test(name, { timeout: 120_000 }, async () => {
+  test(name, { timeout: 120_000 }, async (t) => {
     const b = await browser();
     const contexts = [];
     const pages = [];
@@ -84,12 +84,10 @@ export function browserTest(name, fn) {
       const notes = [];
       for (const [i, p] of pages.entries()) {
         if (p.isClosed()) continue;
-        notes.push(`page ${i}: ${p.url()}`);
+        notes.push(`open page ${i}: ${p.url()} (screenshot FAIL-${slug}-${i}.png)`);
         await shot(p, `FAIL-${slug}-${i}`).catch(() => {});
       }
-      if (notes.length && e && typeof e === 'object') {
-        e.message += `\n    open pages (screenshots FAIL-${slug}-N.png):\n    ${notes.join('\n    ')}`;
-      }
+      for (const note of notes) t.diagnostic(note);
       throw e;
     } finally {
       for (const c of contexts) await c.close().catch(() => {});

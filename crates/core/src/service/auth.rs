@@ -45,13 +45,28 @@ pub struct LoginRequest {
 }
 
 /// Where a hosted login stands after its first step.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum LoginStep {
     /// Signed in.
     Done(Login),
     /// The password was right and the user has a second factor: the ticket
     /// carries the login to [`Aegis::login_second_step`].
     SecondFactor { ticket: String },
+}
+
+/// When the user's password was set (micros; 0 without one): what a ticket
+/// binds so that a password change voids it.
+fn password_epoch(user: &User) -> i64 {
+    user.password_set_at.map_or(0, |t| t.timestamp_micros())
+}
+
+impl std::fmt::Debug for LoginStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginStep::Done(login) => f.debug_tuple("Done").field(&login.session_id).finish(),
+            LoginStep::SecondFactor { .. } => f.write_str("SecondFactor { .. }"),
+        }
+    }
 }
 
 /// How long a second-step ticket is good for.
@@ -119,11 +134,12 @@ impl Aegis {
         if let (Some(key), true) = (&ip_key, limits.ip_failures > 0) {
             self.check_lock(key, now).await?;
         }
-        let Some(user_id) = self.open_ticket(ticket, now) else {
+        let Some((user_id, epoch)) = self.open_ticket(ticket, now) else {
             return Err(fail());
         };
+        // A password changed since the first step voids the ticket.
         let user = match self.store.find_user(user_id).await? {
-            Some(user) if user.active => user,
+            Some(user) if user.active && password_epoch(&user) == epoch => user,
             _ => return Err(fail()),
         };
         let acct = account_key(&user.id);
@@ -191,10 +207,11 @@ impl Aegis {
         match self.second_factor(&user, req.otp.as_deref(), now).await? {
             SecondFactor::NotNeeded | SecondFactor::Passed => {}
             SecondFactor::Missing => {
-                self.count_failed_login(&acct, attempt, ip.as_deref(), now)
-                    .await?;
+                // Counted for the account only: a client address signing in
+                // many users with second factors is not guessing passwords.
+                self.count_failed_login(&acct, attempt, None, now).await?;
                 if ticket {
-                    let ticket = self.seal_ticket(user.id, now)?;
+                    let ticket = self.seal_ticket(&user, now)?;
                     return Ok(LoginStep::SecondFactor { ticket });
                 }
                 return Err(Error::MfaRequired);
@@ -277,23 +294,34 @@ impl Aegis {
         }
     }
 
-    /// A second-step ticket: the user and an expiry, sealed under the KEK.
-    fn seal_ticket(&self, user: Uuid, now: DateTime<Utc>) -> Result<String> {
+    /// A second-step ticket: the user, an expiry and the age of the password
+    /// that was checked, sealed under the KEK.
+    fn seal_ticket(&self, user: &User, now: DateTime<Utc>) -> Result<String> {
         let until = (now + Duration::seconds(TICKET_TTL_S)).timestamp();
-        let plain = [user.as_bytes().as_slice(), &until.to_be_bytes()].concat();
+        let plain = [
+            user.id.as_bytes().as_slice(),
+            &until.to_be_bytes(),
+            &password_epoch(user).to_be_bytes(),
+        ]
+        .concat();
         Ok(URL_SAFE_NO_PAD.encode(self.kek.seal(TICKET_CONTEXT, &plain)?))
     }
 
-    /// The user of a ticket still valid at `now`.
-    fn open_ticket(&self, ticket: &str, now: DateTime<Utc>) -> Option<Uuid> {
+    /// The user and password age of a ticket still valid at `now`.
+    fn open_ticket(&self, ticket: &str, now: DateTime<Utc>) -> Option<(Uuid, i64)> {
         if ticket.len() > 256 {
             return None;
         }
         let sealed = URL_SAFE_NO_PAD.decode(ticket).ok()?;
         let plain = self.kek.open(TICKET_CONTEXT, &sealed).ok()?;
-        let (user, until) = plain.split_at_checked(16)?;
+        let (user, rest) = plain.split_at_checked(16)?;
+        let (until, epoch) = rest.split_at_checked(8)?;
         let until = i64::from_be_bytes(until.try_into().ok()?);
-        (now.timestamp() < until).then(|| Uuid::from_slice(user).ok())?
+        let epoch = i64::from_be_bytes(epoch.try_into().ok()?);
+        if now.timestamp() >= until {
+            return None;
+        }
+        Some((Uuid::from_slice(user).ok()?, epoch))
     }
 
     /// Upgrades a stored hash to the current parameters; best effort (a busy

@@ -16,8 +16,11 @@ use crate::mfa::{recovery_codes, recovery_hash, Factor, FactorKind, TotpSecret};
 use crate::store::Invalidation;
 use crate::user::User;
 
+/// How recent a sign-in must be to add, replace or remove second factors.
+pub const RECENT_LOGIN_S: i64 = 600;
+
 /// A TOTP secret being enrolled: shown once, enabled by its first code.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TotpEnrollment {
     /// The authenticator, disabled until confirmed.
     pub id: Uuid,
@@ -25,6 +28,14 @@ pub struct TotpEnrollment {
     pub secret: String,
     /// `otpauth://` URI, for a QR code.
     pub uri: String,
+}
+
+impl std::fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrollment")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a login's second-factor check found.
@@ -50,6 +61,24 @@ fn session_user(caller: &Principal) -> Result<&User> {
 }
 
 impl Aegis {
+    /// The caller's user, for a change of second factors: a session signed in
+    /// within the last [`RECENT_LOGIN_S`] seconds, so that a stolen session
+    /// (or a stolen token) cannot swap the factors out ("sudo mode"); an older
+    /// one is `Forbidden` and the user signs in again.
+    async fn recent_session_user<'a>(&self, caller: &'a Principal) -> Result<&'a User> {
+        let user = session_user(caller)?;
+        let Credential::Session { sid, .. } = caller.credential else {
+            return Err(Error::Forbidden);
+        };
+        let now = self.clock.now();
+        match self.store.find_session(sid).await? {
+            Some(s) if s.is_live(now) && (now - s.created_at).num_seconds() <= RECENT_LOGIN_S => {
+                Ok(user)
+            }
+            _ => Err(Error::Forbidden),
+        }
+    }
+
     /// Every second factor of a user, enabled or not, oldest first.
     pub async fn factors(&self, user: Uuid) -> Result<Vec<Factor>> {
         self.store.factors_of(&[user]).await
@@ -59,7 +88,7 @@ impl Aegis {
     /// sealed and disabled until [`Aegis::confirm_totp`] sees a code from it. An
     /// earlier enrollment that was never confirmed is dropped.
     pub async fn begin_totp(&self, caller: &Principal) -> Result<TotpEnrollment> {
-        let user = session_user(caller)?;
+        let user = self.recent_session_user(caller).await?;
         self.store
             .delete_pending_factors(user.id, FactorKind::Totp)
             .await?;
@@ -88,7 +117,8 @@ impl Aegis {
     }
 
     /// Confirms a TOTP enrollment with a code from the authenticator app; the
-    /// factor is enabled and that code's step is used up.
+    /// factor is enabled, that code's step is used up, and the user's other
+    /// sessions end.
     pub async fn confirm_totp(&self, caller: &Principal, id: Uuid, code: &str) -> Result<()> {
         let user = session_user(caller)?;
         let factor = self
@@ -108,13 +138,20 @@ impl Aegis {
         {
             return Err(Error::NotFound("authenticator"));
         }
+        // Sessions opened on the password alone end: from now on every session
+        // of the user has passed the second factor (the caller's continues).
+        let current = match caller.credential {
+            Credential::Session { sid, .. } => Some(sid),
+            Credential::ApiToken { .. } => None,
+        };
+        self.revoke_user_sessions(user.id, current).await?;
         self.changed(Invalidation::User(user.id)).await;
         Ok(())
     }
 
     /// Replaces the caller's recovery codes with a new set, returned once.
     pub async fn new_recovery_codes(&self, caller: &Principal) -> Result<Vec<String>> {
-        let user = session_user(caller)?;
+        let user = self.recent_session_user(caller).await?;
         let (codes, hashes) = recovery_codes();
         self.store
             .replace_recovery_codes(user.id, &hashes, self.clock.now())
@@ -130,7 +167,7 @@ impl Aegis {
 
     /// Removes one of the caller's own second factors.
     pub async fn remove_own_factor(&self, caller: &Principal, id: Uuid) -> Result<()> {
-        let user = session_user(caller)?;
+        let user = self.recent_session_user(caller).await?;
         if !self.store.delete_factor(user.id, id).await? {
             return Err(Error::NotFound("authenticator"));
         }

@@ -85,6 +85,11 @@ impl Aegis {
         change: ProfileChange,
     ) -> Result<Login> {
         require(caller.role(), Capability::ManageSelf)?;
+        // The answer is a fresh session: an API token must not be turned into
+        // one (it would skip the password and any second factor).
+        if let super::Credential::ApiToken { .. } = caller.credential {
+            return Err(Error::Forbidden);
+        }
         if change.new_username.is_none() && change.new_password.is_none() {
             return Err(Error::invalid("profile", "Nothing to update"));
         }

@@ -59,7 +59,7 @@ struct AccountPage<'a> {
     error: Option<String>,
     enrolling: Option<Enrolling>,
     recovery: Vec<String>,
-    recovery_left: u32,
+    recovery_left: Option<u32>,
     factors: Vec<FactorRow>,
     sessions: Vec<SessionRow>,
 }
@@ -73,13 +73,13 @@ struct Outcome {
     recovery: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct PlainForm {
     csrf: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct IdForm {
     csrf: String,
@@ -87,7 +87,7 @@ struct IdForm {
     code: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct PasswordForm {
     csrf: String,
@@ -103,7 +103,7 @@ async fn render(
     outcome: Outcome,
 ) -> Response {
     let aegis = &state.aegis;
-    let (csrf, fresh) = csrf_token(headers);
+    let (csrf, fresh) = csrf_token(state, headers);
     let factors = match aegis.factors(me.user.id).await {
         Ok(f) => f,
         Err(e) => return failed(e),
@@ -120,8 +120,10 @@ async fn render(
             },
         })
         .collect();
+    // `None` for a user whose role manages nothing of its own (`view`).
     let recovery_left = match aegis.recovery_codes_left(me).await {
-        Ok(n) => n,
+        Ok(n) => Some(n),
+        Err(Error::Forbidden) => None,
         Err(e) => return failed(e),
     };
     let current = match me.credential {
@@ -181,6 +183,11 @@ fn refusal(e: &Error) -> Option<String> {
         Error::InvalidField { reason, .. } => Some(reason.clone()),
         Error::Unauthenticated(_) => Some("The current password is not right.".into()),
         Error::NotFound(_) => Some("That is no longer there.".into()),
+        Error::Forbidden => Some(
+            "Not allowed from this session. Second factors can only be changed within ten \
+             minutes of signing in: sign out, sign in again and retry."
+                .into(),
+        ),
         _ => None,
     }
 }
@@ -218,7 +225,7 @@ where
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    if !csrf_ok(&headers, form.csrf()) {
+    if !csrf_ok(&state, &headers, form.csrf()) {
         return forbidden_csrf();
     }
     let Some(me) = session(&state, &headers).await else {

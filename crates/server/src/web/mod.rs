@@ -22,15 +22,25 @@ use serde::Deserialize;
 
 use aegis_core::secret::{ct_eq, random_token};
 use aegis_core::service::{Login, LoginRequest, LoginStep};
-use aegis_core::{Error, Principal};
+use aegis_core::{Credential, Error, Principal};
 
 mod account;
 
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
+/// Cookie names. With `Secure` cookies they carry the `__Host-` prefix, so no
+/// other host (a sibling subdomain) can set them.
 const CSRF_COOKIE: &str = "aegis_csrf";
 const SESSION_COOKIE: &str = "aegis_session";
+
+fn cookie_name(state: &AppState, name: &str) -> String {
+    if state.config.web.secure_cookies {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
 /// Longest `state` carried back to an application.
 const MAX_STATE: usize = 1024;
 const CSS: &str = include_str!("../../assets/aegis.css");
@@ -73,14 +83,14 @@ struct MessagePage<'a> {
 }
 
 /// Where to go after signing in, as the query or the form gives it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct Target {
     redirect_uri: String,
     state: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct LoginForm {
     csrf: String,
@@ -90,7 +100,7 @@ struct LoginForm {
     state: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct OtpForm {
     csrf: String,
@@ -100,7 +110,7 @@ struct OtpForm {
     state: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct CsrfForm {
     csrf: String,
@@ -160,6 +170,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max_age: i64) {
+    let name = cookie_name(state, name);
     let secure = if state.config.web.secure_cookies {
         "; Secure"
     } else {
@@ -172,8 +183,8 @@ fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max
 }
 
 /// The request's CSRF token, or a new one (then set as a cookie on the page).
-fn csrf_token(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE) {
+fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
         Some(t)
             if t.len() <= 64
                 && t.bytes()
@@ -185,8 +196,8 @@ fn csrf_token(headers: &HeaderMap) -> (String, bool) {
     }
 }
 
-fn csrf_ok(headers: &HeaderMap, sent: &str) -> bool {
-    cookie(headers, CSRF_COOKIE)
+fn csrf_ok(state: &AppState, headers: &HeaderMap, sent: &str) -> bool {
+    cookie(headers, &cookie_name(state, CSRF_COOKIE))
         .is_some_and(|c| !sent.is_empty() && ct_eq(c.as_bytes(), sent.as_bytes()))
 }
 
@@ -266,7 +277,7 @@ async fn login_page(
     if let Some(res) = refuse_target(&state, &target) {
         return res;
     }
-    let (csrf, fresh) = csrf_token(&headers);
+    let (csrf, fresh) = csrf_token(&state, &headers);
     let mut res = page(
         StatusCode::OK,
         LoginPage {
@@ -296,6 +307,11 @@ fn failure(e: Error) -> (StatusCode, String, Option<u64>) {
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many failed attempts. Try again in {retry_after} seconds."),
             Some(retry_after),
+        ),
+        Error::Forbidden => (
+            StatusCode::FORBIDDEN,
+            "This account cannot do that here.".into(),
+            None,
         ),
         Error::PasswordExpired => (
             StatusCode::FORBIDDEN,
@@ -337,7 +353,7 @@ async fn login_submit(
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&state, &headers, &form.csrf) {
         return forbidden_csrf();
     }
     let target = Target {
@@ -397,7 +413,7 @@ async fn otp_submit(
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&state, &headers, &form.csrf) {
         return forbidden_csrf();
     }
     let target = Target {
@@ -467,13 +483,18 @@ async fn signed_in(state: &AppState, login: Login, target: &Target) -> Response 
         &login.tokens.access_token,
         max_age,
     );
+    // A new CSRF token for the signed-in session (one planted before sign-in
+    // is worth nothing after it).
+    set_cookie(&mut res, state, CSRF_COOKIE, &random_token(), 60 * 60 * 24);
     res
 }
 
 /// The signed-in user of the session cookie.
 async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
-    let token = cookie(headers, SESSION_COOKIE)?;
-    state.aegis.authenticate(token).await.ok()
+    let token = cookie(headers, &cookie_name(state, SESSION_COOKIE))?;
+    // A session's token only: an API token set as the cookie is not a sign-in.
+    let principal = state.aegis.authenticate(token).await.ok()?;
+    matches!(principal.credential, Credential::Session { .. }).then_some(principal)
 }
 
 /// `POST /logout`: ends the session of the cookie and forgets the cookie.
@@ -485,7 +506,7 @@ async fn logout(
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&state, &headers, &form.csrf) {
         return forbidden_csrf();
     }
     if let Some(principal) = session(&state, &headers).await {

@@ -17,6 +17,8 @@ both!(
     codes_and_recovery_codes_work_once,
     pangea_lists_and_deletes_factors,
     missing_codes_count_towards_the_lockout,
+    changes_need_a_recent_session_and_end_the_others,
+    a_password_change_voids_second_step_tickets,
 );
 
 async fn principal(srv: &Srv, email: &str) -> Principal {
@@ -310,4 +312,91 @@ impl Srv {
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["token"].as_str().unwrap().to_owned()
     }
+}
+
+async fn changes_need_a_recent_session_and_end_the_others(srv: Srv) {
+    srv.user("gil@example.com", Role::User).await;
+    let aegis = &srv.state.aegis;
+    // Two sessions on the password alone, then an enrollment from the first.
+    let first = srv.argon_login("gil@example.com").await;
+    let second = srv.argon_login("gil@example.com").await;
+    let caller = aegis.authenticate(&first).await.unwrap();
+    let e = aegis.begin_totp(&caller).await.unwrap();
+    let secret = TotpSecret::from_base32(&e.secret).unwrap();
+    aegis
+        .confirm_totp(&caller, e.id, &code(&srv, &secret))
+        .await
+        .unwrap();
+    // The session that never saw the second factor is over; the enrolling one goes on.
+    assert_eq!(srv.get_bearer("/auth/me", &second).await.status(), 401);
+    assert_eq!(srv.get_bearer("/auth/me", &first).await.status(), 200);
+    aegis.new_recovery_codes(&caller).await.unwrap();
+
+    // Ten minutes on, the same session may no longer change second factors.
+    srv.clock.advance(601);
+    let forbidden = |r: aegis_core::Result<()>| matches!(r, Err(aegis_core::Error::Forbidden));
+    assert!(forbidden(aegis.begin_totp(&caller).await.map(drop)));
+    assert!(forbidden(aegis.new_recovery_codes(&caller).await.map(drop)));
+    assert!(forbidden(aegis.remove_own_factor(&caller, e.id).await));
+    assert_eq!(aegis.factors(caller.user.id).await.unwrap().len(), 1);
+
+    // An API token never counts as a session for any of it, nor can it be
+    // turned into one through the Argon profile update.
+    let token = service_token(&srv, "hal@example.com", Role::User).await;
+    let holder = aegis.authenticate(&token).await.unwrap();
+    assert!(forbidden(aegis.begin_totp(&holder).await.map(drop)));
+    let r = srv
+        .call(
+            "PUT",
+            "/api/auth/profile",
+            Some(&token),
+            Some(json!({"newUsername": "hal2"})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.get("token").is_none());
+}
+
+async fn a_password_change_voids_second_step_tickets(srv: Srv) {
+    use aegis_core::service::{LoginRequest, LoginStep};
+    srv.user("ivy@example.com", Role::User).await;
+    let (_, secret) = enroll(&srv, "ivy@example.com").await;
+    let aegis = &srv.state.aegis;
+    let first = |password: &str| LoginRequest {
+        identifier: "ivy@example.com".into(),
+        password: password.into(),
+        otp: None,
+        ip: None,
+    };
+    let LoginStep::SecondFactor { ticket } = aegis.login_first_step(first(PASSWORD)).await.unwrap()
+    else {
+        panic!("a second step is due");
+    };
+    // A ticket is no key for another user, and forged ones are just failures.
+    assert!(aegis.login_second_step("x", "123456", None).await.is_err());
+
+    // The password changes (from a session that passed both factors).
+    let token = srv.argon_login_with(&secret, "ivy@example.com").await;
+    let me = aegis.authenticate(&token).await.unwrap();
+    aegis
+        .change_password(&me, PASSWORD, "another long passphrase")
+        .await
+        .unwrap();
+    srv.clock.advance(TOTP_STEP as i64);
+    let r = aegis
+        .login_second_step(&ticket, &code(&srv, &secret), None)
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    // A fresh first step with the new password works.
+    let LoginStep::SecondFactor { ticket } = aegis
+        .login_first_step(first("another long passphrase"))
+        .await
+        .unwrap()
+    else {
+        panic!("a second step is due");
+    };
+    aegis
+        .login_second_step(&ticket, &code(&srv, &secret), None)
+        .await
+        .unwrap();
 }

@@ -35,6 +35,7 @@ web_cases!(
     second_factor_page,
     wrong_passwords_are_throttled,
     account_page,
+    view_users_and_token_cookies,
 );
 
 async fn run<F, Fut>(backend: Backend, case: F)
@@ -103,10 +104,12 @@ impl Browser {
         }
     }
 
+    /// A cookie by its base name (`Secure` cookies carry the `__Host-` prefix).
     fn cookie(&self, name: &str) -> Option<&str> {
+        let name = format!("__Host-{name}");
         self.cookies
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -383,6 +386,15 @@ async fn second_factor_page(srv: Srv) {
         (StatusCode::SEE_OTHER, "/account")
     );
     assert!(b.cookie("aegis_session").is_some());
+    // Signing in rotated the CSRF token: the old one is refused now.
+    let page = b
+        .post(
+            "/login/otp",
+            &[("csrf", &csrf), ("ticket", &ticket), ("otp", &code)],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    let csrf = b.cookie("aegis_csrf").unwrap().to_owned();
     // The same code cannot serve twice.
     let page = b
         .post(
@@ -584,4 +596,28 @@ async fn account_page(srv: Srv) {
     // Every change needs the form's token.
     let page = b.post("/account/recovery", &[("csrf", "forged")]).await;
     assert_eq!(page.status, 403);
+}
+
+async fn view_users_and_token_cookies(srv: Srv) {
+    srv.user("vic@example.com", Role::View).await;
+    let mut b = Browser::new(&srv);
+    let page = b.sign_in("", "vic@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // A read-only role manages no second factors: the page leaves them out.
+    let page = b.get("/account").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("id=\"factors\""));
+    let csrf = page.field("csrf");
+    let page = b.post("/account/totp", &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    // An API token put in the session cookie is not a sign-in.
+    let token = crate::pangea::service_token(&srv, "tok@example.com", Role::Admin).await;
+    let res = b
+        .http
+        .get(srv.url("/account"))
+        .header("Cookie", format!("__Host-aegis_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }

@@ -149,16 +149,16 @@ pub(super) async fn replace_recovery_codes(
     at: DateTime<Utc>,
 ) -> Result<()> {
     let mut tx = pool.begin().await.db()?;
-    if hashes.is_empty() {
-        // No insert to trip the foreign key: an unknown user must still be one.
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await
-            .db()?;
-        if !exists {
-            return Err(Error::NotFound("user"));
-        }
+    // The user's row lock orders concurrent replacements (otherwise two could
+    // each delete the old set and both insert, leaving two sets valid), and
+    // an unknown user is one even when there is nothing to insert.
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+    if exists.is_none() {
+        return Err(Error::NotFound("user"));
     }
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user)
