@@ -123,7 +123,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 fn env_key(key: &str) -> String {
     // figment hands over the variable's own case (ARGON2_MEMORY_KIB).
     let key = key.to_ascii_lowercase();
-    for section in ["throttle", "argon2", "aiohttp", "import", "web"] {
+    for section in ["throttle", "argon2", "aiohttp", "import", "web", "passkeys"] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }

@@ -32,6 +32,8 @@ pub struct CoreConfig {
     pub throttle: ThrottleConfig,
     /// Bulk import.
     pub import: ImportConfig,
+    /// Passkeys (WebAuthn).
+    pub passkeys: PasskeyConfig,
 }
 
 impl Default for CoreConfig {
@@ -50,6 +52,7 @@ impl Default for CoreConfig {
             argon2: Argon2Config::default(),
             throttle: ThrottleConfig::default(),
             import: ImportConfig::default(),
+            passkeys: PasskeyConfig::default(),
         }
     }
 }
@@ -100,6 +103,26 @@ impl Default for ThrottleConfig {
             account_failures: 10,
             ip_failures: 100,
             lockout_s: 15 * 60,
+        }
+    }
+}
+
+/// Passkeys: the relying party browsers bind credentials to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasskeyConfig {
+    /// The relying party id: the site's domain (not an IP address).
+    pub rp_id: String,
+    /// The origin the pages are served from (`https://id.example.com`); its host
+    /// must be `rp_id` or under it.
+    pub origin: String,
+}
+
+impl Default for PasskeyConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: "localhost".into(),
+            origin: "http://localhost:8080".into(),
         }
     }
 }

@@ -229,7 +229,7 @@ impl Aegis {
 
     /// A failed login attempt: locks the account at its limit and counts one
     /// failure for the client address.
-    async fn count_failed_login(
+    pub(super) async fn count_failed_login(
         &self,
         acct: &str,
         attempt: u32,
@@ -248,7 +248,7 @@ impl Aegis {
 
     /// Every factor passed: clears the failure count, records the login and
     /// opens the session.
-    async fn finish_login(
+    pub(super) async fn finish_login(
         &self,
         user: User,
         acct: &str,
@@ -344,7 +344,11 @@ impl Aegis {
     }
 
     /// Refuses while `key` is locked; returns its state.
-    async fn check_lock(&self, key: &str, now: DateTime<Utc>) -> Result<Option<ThrottleState>> {
+    pub(super) async fn check_lock(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ThrottleState>> {
         let state = self.store.find_throttle(key).await?;
         if let Some(until) = state.and_then(|s| s.locked_until) {
             if until > now {

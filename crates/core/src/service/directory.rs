@@ -38,6 +38,8 @@ pub struct Authenticator {
     pub kind: AuthenticatorKind,
     /// The user's label for it (a passkey's nickname), when there is one.
     pub name: Option<String>,
+    /// A passkey's relying party id.
+    pub rp_id: Option<String>,
     /// False while a TOTP enrollment awaits its first code.
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -61,11 +63,12 @@ pub fn password_authenticator_id(user: Uuid) -> Uuid {
 
 /// A user's password authenticator (when they have a password), then their
 /// second factors, oldest first.
-fn authenticators_of(user: &User, factors: &[Factor]) -> Vec<Authenticator> {
+fn authenticators_of(user: &User, factors: &[Factor], rp_id: &str) -> Vec<Authenticator> {
     let password = user.password_set_at.map(|at| Authenticator {
         id: password_authenticator_id(user.id),
         kind: AuthenticatorKind::Password,
         name: None,
+        rp_id: None,
         enabled: true,
         created_at: at,
         updated_at: at,
@@ -80,6 +83,7 @@ fn authenticators_of(user: &User, factors: &[Factor]) -> Vec<Authenticator> {
                 FactorKind::Passkey => AuthenticatorKind::Passkey,
             },
             name: Some(f.name.clone()).filter(|n| !n.is_empty()),
+            rp_id: (f.kind == FactorKind::Passkey).then(|| rp_id.to_owned()),
             enabled: f.enabled,
             created_at: f.created_at,
             updated_at: f.updated_at,
@@ -148,7 +152,7 @@ impl Aegis {
                 .is_some_and(|t| t > now);
             out.push(UserInfo {
                 groups: groups.remove(&user.id).unwrap_or_default(),
-                authenticators: authenticators_of(&user, &factors),
+                authenticators: authenticators_of(&user, &factors, &self.config.passkeys.rp_id),
                 locked_out,
                 user,
             });
@@ -263,7 +267,11 @@ impl Aegis {
     pub async fn authenticators(&self, actor: &Actor, id: Uuid) -> Result<Vec<Authenticator>> {
         require(actor.role(), Capability::ReadDirectory)?;
         let user = self.store.get_user(id).await?;
-        Ok(authenticators_of(&user, &self.factors(id).await?))
+        Ok(authenticators_of(
+            &user,
+            &self.factors(id).await?,
+            &self.config.passkeys.rp_id,
+        ))
     }
 
     /// Deletes one authenticator of a user (admins); one of another user, or an

@@ -65,7 +65,7 @@ impl Aegis {
     /// within the last [`RECENT_LOGIN_S`] seconds, so that a stolen session
     /// (or a stolen token) cannot swap the factors out ("sudo mode"); an older
     /// one is `Forbidden` and the user signs in again.
-    async fn recent_session_user<'a>(&self, caller: &'a Principal) -> Result<&'a User> {
+    pub(super) async fn recent_session_user<'a>(&self, caller: &'a Principal) -> Result<&'a User> {
         let user = session_user(caller)?;
         let Credential::Session { sid, .. } = caller.credential else {
             return Err(Error::Forbidden);

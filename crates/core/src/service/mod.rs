@@ -6,6 +6,7 @@ mod directory;
 mod imports;
 mod login_codes;
 mod mfa;
+mod passkeys;
 mod profile;
 mod session_list;
 mod tokens;
@@ -34,6 +35,7 @@ pub use directory::{
 };
 pub use imports::StartImportError;
 pub use mfa::TotpEnrollment;
+pub use passkeys::PasskeyCeremony;
 pub use profile::ProfileChange;
 pub use users::{CreateUserRequest, UserChange};
 
@@ -117,6 +119,8 @@ pub struct Aegis {
     runner: Arc<crate::import::Runner>,
     /// Seals second-factor secrets at rest.
     kek: Kek,
+    /// The passkey relying party.
+    webauthn: webauthn_rs::Webauthn,
 }
 
 impl std::fmt::Debug for Aegis {
@@ -135,6 +139,7 @@ impl Aegis {
         kek: &Kek,
     ) -> Result<Arc<Self>> {
         let hasher = Hasher::new(&config.argon2)?;
+        let webauthn = passkeys::relying_party(&config.passkeys)?;
         let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref()).await?;
         let cache = Arc::new(AuthCache::new(STATE_TTL));
         if let Some(mut rx) = store.subscribe() {
@@ -164,6 +169,7 @@ impl Aegis {
             keys,
             cache,
             kek: kek.clone(),
+            webauthn,
         }))
     }
 

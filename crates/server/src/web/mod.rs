@@ -25,6 +25,7 @@ use aegis_core::service::{Login, LoginRequest, LoginStep};
 use aegis_core::{Credential, Error, Principal};
 
 mod account;
+mod passkeys;
 
 use crate::extract::ClientIp;
 use crate::state::AppState;
@@ -44,6 +45,7 @@ fn cookie_name(state: &AppState, name: &str) -> String {
 /// Longest `state` carried back to an application.
 const MAX_STATE: usize = 1024;
 const CSS: &str = include_str!("../../assets/aegis.css");
+const PASSKEY_JS: &str = include_str!("../../assets/passkey.js");
 
 /// The pages' routes.
 pub fn router() -> Router<AppState> {
@@ -52,7 +54,9 @@ pub fn router() -> Router<AppState> {
         .route("/login/otp", post(otp_submit))
         .route("/logout", post(logout))
         .route("/web/aegis.css", get(css))
+        .route("/web/passkey.js", get(passkey_js))
         .merge(account::router())
+        .merge(passkeys::router())
 }
 
 #[derive(Template)]
@@ -265,6 +269,23 @@ async fn css() -> Response {
         .into_response()
 }
 
+async fn passkey_js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=3600"),
+            ),
+        ],
+        PASSKEY_JS,
+    )
+        .into_response()
+}
+
 /// `GET /login[?redirect_uri=…&state=…]`: the sign-in form.
 async fn login_page(
     State(state): State<AppState>,
@@ -450,11 +471,23 @@ async fn otp_submit(
 /// Signed in: the session cookie, then back to the application with a login
 /// code, or on to the account page.
 async fn signed_in(state: &AppState, login: Login, target: &Target) -> Response {
+    landing(state, login, target, see_other).await
+}
+
+/// Signed in: the session cookie and a fresh CSRF token, on a response that
+/// `answer` makes from where the browser goes next — back to the application
+/// with a login code, or on to the account page.
+async fn landing(
+    state: &AppState,
+    login: Login,
+    target: &Target,
+    answer: fn(&str) -> Response,
+) -> Response {
     let max_age = (login.tokens.access_expires_at - state.aegis.now())
         .num_seconds()
         .max(0);
     let mut res = if target.redirect_uri.is_empty() {
-        see_other("/account")
+        answer("/account")
     } else {
         match state.aegis.issue_login_code(&login).await {
             Ok(code) => {
@@ -468,7 +501,7 @@ async fn signed_in(state: &AppState, login: Login, target: &Target) -> Response 
                 } else {
                     '?'
                 };
-                see_other(&format!("{}{sep}{query}", target.redirect_uri))
+                answer(&format!("{}{sep}{query}", target.redirect_uri))
             }
             Err(e) => {
                 let (status, text, _) = failure(e);

@@ -19,6 +19,7 @@ both!(
     missing_codes_count_towards_the_lockout,
     changes_need_a_recent_session_and_end_the_others,
     a_password_change_voids_second_step_tickets,
+    a_passkey_is_listed_and_counts_as_a_second_factor,
 );
 
 async fn principal(srv: &Srv, email: &str) -> Principal {
@@ -399,4 +400,58 @@ async fn a_password_change_voids_second_step_tickets(srv: Srv) {
         .login_second_step(&ticket, &code(&srv, &secret), None)
         .await
         .unwrap();
+}
+
+async fn a_passkey_is_listed_and_counts_as_a_second_factor(srv: Srv) {
+    use aegis_core::mfa::{Factor, FactorKind};
+    let admin = service_token(&srv, "root2@example.com", Role::Admin).await;
+    let jo = srv.user("jo@example.com", Role::User).await;
+    let now = srv.state.aegis.now();
+    // As a registration stores it (the ceremony itself runs in the browser suite).
+    let id = uuid::Uuid::now_v7();
+    srv.state
+        .aegis
+        .store()
+        .insert_factor(&Factor {
+            id,
+            user_id: jo.id,
+            kind: FactorKind::Passkey,
+            name: "YubiKey 5".into(),
+            secret: None,
+            credential: Some("{}".into()),
+            enabled: true,
+            last_step: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let r = v2(
+        &srv,
+        "/v2/user/authenticators/list",
+        &admin,
+        json!({"email": "jo@example.com"}),
+    )
+    .await;
+    let list = ok(&r)["authenticators"].as_array().unwrap().clone();
+    let key = &list[1];
+    assert_eq!(
+        (
+            &key["type"],
+            &key["provider"],
+            &key["provider_name"],
+            &key["rpid"]
+        ),
+        (
+            &json!("passkey"),
+            &json!("passkey"),
+            &json!("YubiKey 5"),
+            &json!("localhost")
+        )
+    );
+    // A password alone opens no API session now; a recovery code would stand in.
+    let r = argon(&srv, "jo@example.com", PASSWORD, None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = aiohttp(&srv, "jo@example.com", Some("123456")).await;
+    assert_eq!(r.status, 401, "{}", r.body);
 }

@@ -36,6 +36,7 @@ web_cases!(
     wrong_passwords_are_throttled,
     account_page,
     view_users_and_token_cookies,
+    passkey_endpoints_refuse_bad_input,
 );
 
 async fn run<F, Fut>(backend: Backend, case: F)
@@ -620,4 +621,91 @@ async fn view_users_and_token_cookies(srv: Srv) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+async fn passkey_endpoints_refuse_bad_input(srv: Srv) {
+    srv.user("pia@example.com", Role::User).await;
+    let mut b = Browser::new(&srv);
+    let page = b.get("/login").await;
+    let csrf = page.field("csrf");
+    let json = |p: &Page| serde_json::from_str::<serde_json::Value>(&p.body).unwrap();
+
+    // Without the CSRF token: refused before anything else.
+    let p = b
+        .post("/login/passkey/begin", &[("identifier", "pia@example.com")])
+        .await;
+    assert_eq!(p.status, 403);
+    // An unknown account and one without a passkey get the same answer.
+    for who in ["pia@example.com", "nobody@example.com", ""] {
+        let p = b
+            .post(
+                "/login/passkey/begin",
+                &[("csrf", &csrf), ("identifier", who)],
+            )
+            .await;
+        assert_eq!(p.status, 401, "{who}: {}", p.body);
+        assert!(json(&p)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("No passkey sign-in"));
+    }
+    // Forged ceremonies and answers are failures, not errors.
+    for (ceremony, credential) in [("", ""), ("x.y", "{}"), ("0.AAAA", "not json")] {
+        let p = b
+            .post(
+                "/login/passkey/finish",
+                &[
+                    ("csrf", &csrf),
+                    ("ceremony", ceremony),
+                    ("credential", credential),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 401, "{}", p.body);
+    }
+    assert!(b.cookie("aegis_session").is_none());
+
+    // Registration needs a signed-in, recent session.
+    let p = b.post("/account/passkey/begin", &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, 401);
+    b.sign_in("", "pia@example.com", PASSWORD).await;
+    let csrf = b.cookie("aegis_csrf").unwrap().to_owned();
+    let p = b.post("/account/passkey/begin", &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let begun = json(&p);
+    let options = &begun["options"]["publicKey"];
+    assert_eq!(options["rp"]["id"], "localhost");
+    assert!(options["challenge"].as_str().unwrap().len() >= 43);
+    let ceremony = begun["state"].as_str().unwrap().to_owned();
+    let p = b
+        .post(
+            "/account/passkey/finish",
+            &[
+                ("csrf", &csrf),
+                ("ceremony", &ceremony),
+                ("credential", "{}"),
+                ("name", "k"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    // Another user's ceremony is no use, nor a stale session.
+    srv.clock.advance(601);
+    let p = b.post("/account/passkey/begin", &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    assert!(srv
+        .state
+        .aegis
+        .factors(
+            srv.state
+                .aegis
+                .authenticate(b.cookie("aegis_session").unwrap())
+                .await
+                .unwrap()
+                .user
+                .id
+        )
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -252,7 +252,7 @@ impl Selector {
 
 /// The user-info object (spec §3.4).
 /// An authenticator object (spec §3.5): `password`, `totp` or `passkey`, with a
-/// passkey's nickname as `provider_name`.
+/// passkey's nickname as `provider_name` and its relying party as `rpid`.
 fn authenticator(a: &Authenticator) -> Value {
     let kind = match a.kind {
         AuthenticatorKind::Password => "password",
@@ -267,8 +267,13 @@ fn authenticator(a: &Authenticator) -> Value {
         "created_at": time(a.created_at),
         "updated_at": time(a.updated_at),
     });
-    if let (Some(name), Some(obj)) = (&a.name, v.as_object_mut()) {
-        obj.insert("provider_name".into(), json!(name));
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(name) = &a.name {
+            obj.insert("provider_name".into(), json!(name));
+        }
+        if let Some(rp_id) = &a.rp_id {
+            obj.insert("rpid".into(), json!(rp_id));
+        }
     }
     v
 }

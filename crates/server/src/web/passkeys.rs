@@ -1,0 +1,176 @@
+//! Passkey ceremonies for the hosted pages, called by `assets/passkey.js`:
+//! form posts (CSRF-checked like every other) answered with JSON.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use aegis_core::service::PasskeyCeremony;
+use aegis_core::Error;
+
+use super::{csrf_ok, failure, landing, refuse_target, session, Target};
+use crate::extract::ClientIp;
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login/passkey/begin", post(login_begin))
+        .route("/login/passkey/finish", post(login_finish))
+        .route("/account/passkey/begin", post(register_begin))
+        .route("/account/passkey/finish", post(register_finish))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct PasskeyForm {
+    csrf: String,
+    identifier: String,
+    ceremony: String,
+    credential: String,
+    name: String,
+    redirect_uri: String,
+    state: String,
+}
+
+fn refusal(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({ "error": text }))).into_response()
+}
+
+fn from_core(e: Error) -> Response {
+    let (status, text, _) = match e {
+        Error::InvalidField { reason, .. } => (StatusCode::BAD_REQUEST, reason, None),
+        Error::Unauthenticated(_) => (
+            StatusCode::UNAUTHORIZED,
+            "No passkey sign-in for this account, or the passkey was not accepted.".to_owned(),
+            None,
+        ),
+        e => failure(e),
+    };
+    refusal(status, &text)
+}
+
+fn ceremony(c: PasskeyCeremony) -> Response {
+    Json(json!({ "options": c.options, "state": c.state })).into_response()
+}
+
+/// The form, its CSRF token checked.
+fn checked(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Result<PasskeyForm, (StatusCode, &'static str)> {
+    let Ok(Form(form)) = form else {
+        return Err((StatusCode::BAD_REQUEST, "The form could not be read."));
+    };
+    if !csrf_ok(state, headers, &form.csrf) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "The form has expired. Reload the page and try again.",
+        ));
+    }
+    Ok(form)
+}
+
+/// `POST /login/passkey/begin`: the options for `navigator.credentials.get`.
+async fn login_begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &headers, form) {
+        Ok(f) => f,
+        Err((status, text)) => return refusal(status, text),
+    };
+    match state.aegis.begin_passkey_login(&form.identifier).await {
+        Ok(c) => ceremony(c),
+        Err(e) => from_core(e),
+    }
+}
+
+/// `POST /login/passkey/finish`: signed in; `{"location": …}` says where to go.
+async fn login_finish(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &headers, form) {
+        Ok(f) => f,
+        Err((status, text)) => return refusal(status, text),
+    };
+    let target = Target {
+        redirect_uri: form.redirect_uri,
+        state: form.state,
+    };
+    if refuse_target(&state, &target).is_some() {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "This application is not registered to use this sign-in page.",
+        );
+    }
+    match state
+        .aegis
+        .finish_passkey_login(&form.ceremony, &form.credential, ip)
+        .await
+    {
+        Ok(login) => {
+            landing(&state, login, &target, |to| {
+                Json(json!({ "location": to })).into_response()
+            })
+            .await
+        }
+        Err(e) => from_core(e),
+    }
+}
+
+/// `POST /account/passkey/begin`: the options for `navigator.credentials.create`.
+async fn register_begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    if let Err((status, text)) = checked(&state, &headers, form) {
+        return refusal(status, text);
+    }
+    let Some(me) = session(&state, &headers).await else {
+        return refusal(StatusCode::UNAUTHORIZED, "Sign in first.");
+    };
+    match state.aegis.begin_passkey_registration(&me).await {
+        Ok(c) => ceremony(c),
+        Err(Error::Forbidden) => refusal(
+            StatusCode::FORBIDDEN,
+            "Second factors can only be changed within ten minutes of signing in: sign out, \
+             sign in again and retry.",
+        ),
+        Err(e) => from_core(e),
+    }
+}
+
+/// `POST /account/passkey/finish`: the passkey stored.
+async fn register_finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &headers, form) {
+        Ok(f) => f,
+        Err((status, text)) => return refusal(status, text),
+    };
+    let Some(me) = session(&state, &headers).await else {
+        return refusal(StatusCode::UNAUTHORIZED, "Sign in first.");
+    };
+    match state
+        .aegis
+        .finish_passkey_registration(&me, &form.ceremony, &form.credential, &form.name)
+        .await
+    {
+        Ok(()) => Json(json!({ "ok": true })).into_response(),
+        Err(Error::Forbidden) => refusal(StatusCode::FORBIDDEN, "Sign in again first."),
+        Err(e) => from_core(e),
+    }
+}

@@ -1,0 +1,80 @@
+// Passkeys in Chromium's virtual authenticator (DevTools WebAuthn domain): register
+// one on the account page, then sign in with it and no password. WebAuthn needs a
+// domain as its relying party, so these pages are opened on localhost.
+import assert from 'node:assert/strict';
+import { browserTest, user, signIn, submit, pathOf, text, shot, BASE } from './lib.mjs';
+
+const ORIGIN = (process.env.AEGIS_PASSKEY_URL || BASE).replace(/\/$/, '');
+
+/** Gives a page a platform authenticator with user verification. */
+async function authenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+browserTest('register a passkey, then sign in with it and no password', async ({ page, newPage }) => {
+  const me = user('passkey');
+  const { cdp, authenticatorId } = await authenticator(page);
+
+  await page.goto(`${ORIGIN}/login`);
+  const first = await signIn(page, me.email, me.password);
+  assert.equal(first.status(), 303);
+  assert.equal(pathOf(page), '/account');
+
+  await page.fill('#passkey-name', 'Test key');
+  const added = page.waitForURL(/\/account\?passkey=added$/);
+  await page.click('#passkey-add');
+  await added;
+  assert.match(await text(page, '#factors'), /Passkey “Test key”/);
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.equal(credentials.length, 1, 'the authenticator holds one credential');
+  await shot(page, 'account-passkey');
+
+  // A password alone no longer opens an API session: the passkey is a second factor.
+  const api = await fetch(`${BASE}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: me.email, password: me.password }),
+  });
+  assert.equal(api.status, 401);
+
+  const out = await submit(page, '#sign-out');
+  assert.equal(out.status(), 303);
+  assert.equal(pathOf(page), '/login');
+
+  // Sign in with the passkey: the identifier, no password.
+  await page.fill('#identifier', me.email);
+  const signedIn = page.waitForURL(/\/account$/);
+  await page.click('#passkey-sign-in');
+  await signedIn;
+  assert.equal(await text(page, '#who'), me.email);
+  const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.ok(after.credentials[0].signCount >= 1, 'the credential signed');
+
+  // A browser whose authenticator lacks the passkey gets an error and no session.
+  const other = await newPage();
+  await authenticator(other);
+  await other.goto(`${ORIGIN}/login`);
+  await other.fill('#identifier', me.email);
+  await other.click('#passkey-sign-in');
+  await other.waitForSelector('#error');
+  assert.equal(pathOf(other), '/login');
+  await shot(other, 'passkey-refused');
+  // So does an account without a passkey.
+  await other.fill('#identifier', 'nobody@example.com');
+  await other.click('#passkey-sign-in');
+  await other.waitForFunction(() =>
+    document.getElementById('error')?.textContent.includes('No passkey sign-in'),
+  );
+});
