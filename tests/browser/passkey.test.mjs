@@ -55,12 +55,24 @@ browserTest('register a passkey, then sign in with it and no password', async ({
 
   // Sign in with the passkey: the identifier, no password.
   await page.fill('#identifier', me.email);
+  const finish = page.waitForRequest((r) => r.url().endsWith('/login/passkey/finish'));
   const signedIn = page.waitForURL(/\/account$/);
   await page.click('#passkey-sign-in');
+  const sent = new URLSearchParams((await finish).postData());
   await signedIn;
   assert.equal(await text(page, '#who'), me.email);
   const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
   assert.ok(after.credentials[0].signCount >= 1, 'the credential signed');
+
+  // The same answer sent again (a replay) opens no second session: the stored
+  // signature counter has moved on.
+  const csrf = (await page.context().cookies()).find((c) => c.name === 'aegis_csrf').value;
+  sent.set('csrf', csrf);
+  const replay = await page.request.post(`${ORIGIN}/login/passkey/finish`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    data: sent.toString(),
+  });
+  assert.equal(replay.status(), 401, await replay.text());
 
   // A browser whose authenticator lacks the passkey gets an error and no session.
   const other = await newPage();

@@ -257,6 +257,17 @@ pub trait Store: Send + Sync + 'static {
     /// is later than the one recorded (atomic: of two logins racing with one
     /// code, one wins); true when recorded.
     async fn advance_factor_step(&self, id: Uuid, step: u64, at: DateTime<Utc>) -> Result<bool>;
+    /// Replaces an enabled factor's stored credential (a passkey's signature
+    /// counter moved on); false when there is no such enabled factor.
+    async fn update_factor_credential(
+        &self,
+        id: Uuid,
+        credential: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Records a single-use value (its hash) as used until `expires_at`; false
+    /// when it already was (atomic: of two uses racing, one wins).
+    async fn spend_nonce(&self, hash: &[u8; 32], expires_at: DateTime<Utc>) -> Result<bool>;
     /// Deletes a user's factor; false when the user has no such factor.
     async fn delete_factor(&self, user: Uuid, id: Uuid) -> Result<bool>;
     /// Deletes a user's factors of `kind` that are not enabled (abandoned

@@ -148,6 +148,11 @@ impl Aegis {
             .await?;
         match self.second_factor(&user, Some(otp), now).await? {
             SecondFactor::NotNeeded | SecondFactor::Passed => {
+                // A ticket opens one session: used once, it is spent.
+                let until = now + Duration::seconds(TICKET_TTL_S);
+                if !self.store.spend_nonce(&hash_token(ticket), until).await? {
+                    return Err(fail());
+                }
                 self.finish_login(user, &acct, ip, now, None).await
             }
             SecondFactor::Missing | SecondFactor::Wrong => {

@@ -25,6 +25,7 @@ use crate::config::PasskeyConfig;
 use crate::error::{AuthFailure, Error, Result};
 use crate::identity::fold;
 use crate::mfa::{Factor, FactorKind};
+use crate::secret::hash_token;
 use crate::store::Invalidation;
 use crate::throttle::{account_key, ip_key};
 
@@ -158,9 +159,14 @@ impl Aegis {
         let user = self.recent_session_user(caller).await?;
         let now = self.clock.now();
         let bad = || Error::invalid("passkey", "The passkey could not be registered");
+        let sealed = state;
         let (owner, state): (Uuid, PasskeyRegistration) =
-            self.open_ceremony("reg", state, now).ok_or_else(bad)?;
+            self.open_ceremony("reg", sealed, now).ok_or_else(bad)?;
         if owner != user.id || response.len() > MAX_RESPONSE {
+            return Err(bad());
+        }
+        let until = now + Duration::seconds(CEREMONY_S);
+        if !self.store.spend_nonce(&hash_token(sealed), until).await? {
             return Err(bad());
         }
         let name = name.trim();
@@ -248,8 +254,14 @@ impl Aegis {
         if let (Some(key), true) = (&ip_key, limits.ip_failures > 0) {
             self.check_lock(key, now).await?;
         }
-        let (user_id, state): (Uuid, PasskeyAuthentication) =
+        let (user_id, ceremony): (Uuid, PasskeyAuthentication) =
             self.open_ceremony("auth", state, now).ok_or_else(failed)?;
+        // A ceremony serves once: an answer replayed with it opens nothing.
+        let until = now + Duration::seconds(CEREMONY_S);
+        if !self.store.spend_nonce(&hash_token(state), until).await? {
+            return Err(failed());
+        }
+        let state = ceremony;
         let user = match self.store.find_user(user_id).await? {
             Some(user) if user.active => user,
             _ => return Err(failed()),
@@ -262,10 +274,21 @@ impl Aegis {
             .ok()
             .filter(|_| response.len() <= MAX_RESPONSE)
             .and_then(|r| self.webauthn.finish_passkey_authentication(&r, &state).ok());
-        if verified.is_none() {
+        let Some(result) = verified else {
             self.count_failed_login(&acct, attempt, ip_key.as_deref(), now)
                 .await?;
             return Err(failed());
+        };
+        // Keep the signature counter: an answer replayed (or made by a cloned
+        // authenticator) with a counter that did not move on is refused next time.
+        for (factor, mut key) in self.passkeys_of(user.id).await? {
+            if key.cred_id() == result.cred_id() && key.update_credential(&result) == Some(true) {
+                let stored =
+                    serde_json::to_string(&key).map_err(|e| Error::internal(e.to_string()))?;
+                self.store
+                    .update_factor_credential(factor.id, &stored, now)
+                    .await?;
+            }
         }
         self.finish_login(user, &acct, ip, now, None).await
     }

@@ -400,6 +400,12 @@ async fn a_password_change_voids_second_step_tickets(srv: Srv) {
         .login_second_step(&ticket, &code(&srv, &secret), None)
         .await
         .unwrap();
+    // A ticket opens one session: the next code with the same ticket opens none.
+    srv.clock.advance(TOTP_STEP as i64);
+    let again = aegis
+        .login_second_step(&ticket, &code(&srv, &secret), None)
+        .await;
+    assert!(again.is_err(), "{again:?}");
 }
 
 async fn a_passkey_is_listed_and_counts_as_a_second_factor(srv: Srv) {

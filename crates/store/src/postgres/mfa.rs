@@ -131,6 +131,24 @@ pub(super) async fn delete(pool: &PgPool, user: Uuid, id: Uuid) -> Result<bool> 
     Ok(done.rows_affected() > 0)
 }
 
+pub(super) async fn update_credential(
+    pool: &PgPool,
+    id: Uuid,
+    credential: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE authenticators SET credential = $1, updated_at = $2 WHERE id = $3 AND enabled",
+    )
+    .bind(credential)
+    .bind(at)
+    .bind(id)
+    .execute(pool)
+    .await
+    .db()?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub(super) async fn delete_pending(pool: &PgPool, user: Uuid, kind: FactorKind) -> Result<u64> {
     let done =
         sqlx::query("DELETE FROM authenticators WHERE user_id = $1 AND kind = $2 AND NOT enabled")
@@ -210,4 +228,20 @@ pub(super) async fn recovery_codes_left(pool: &PgPool, user: Uuid) -> Result<u32
     .await
     .db()?;
     Ok(u32::try_from(left).unwrap_or(u32::MAX))
+}
+
+pub(super) async fn spend_nonce(
+    pool: &PgPool,
+    hash: &[u8; 32],
+    expires_at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO spent_nonces (hash, expires_at) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&hash[..])
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .db()?;
+    Ok(done.rows_affected() > 0)
 }

@@ -134,6 +134,24 @@ pub(super) async fn delete(pool: &SqlitePool, user: Uuid, id: Uuid) -> Result<bo
     Ok(done.rows_affected() > 0)
 }
 
+pub(super) async fn update_credential(
+    pool: &SqlitePool,
+    id: Uuid,
+    credential: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE authenticators SET credential = ?1, updated_at = ?2 WHERE id = ?3 AND enabled = 1",
+    )
+    .bind(credential)
+    .bind(micros(at))
+    .bind(text(id))
+    .execute(pool)
+    .await
+    .db()?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub(super) async fn delete_pending(pool: &SqlitePool, user: Uuid, kind: FactorKind) -> Result<u64> {
     let done =
         sqlx::query("DELETE FROM authenticators WHERE user_id = ?1 AND kind = ?2 AND enabled = 0")
@@ -212,4 +230,20 @@ pub(super) async fn recovery_codes_left(pool: &SqlitePool, user: Uuid) -> Result
     .await
     .db()?;
     Ok(u32::try_from(left).unwrap_or(u32::MAX))
+}
+
+pub(super) async fn spend_nonce(
+    pool: &SqlitePool,
+    hash: &[u8; 32],
+    expires_at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO spent_nonces (hash, expires_at) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&hash[..])
+    .bind(micros(expires_at))
+    .execute(pool)
+    .await
+    .db()?;
+    Ok(done.rows_affected() > 0)
 }

@@ -362,6 +362,17 @@ impl Store for SqliteStore {
     async fn delete_factor(&self, user: Uuid, id: Uuid) -> Result<bool> {
         mfa::delete(&self.pool, user, id).await
     }
+    async fn update_factor_credential(
+        &self,
+        id: Uuid,
+        credential: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        mfa::update_credential(&self.pool, id, credential, at).await
+    }
+    async fn spend_nonce(&self, hash: &[u8; 32], expires_at: DateTime<Utc>) -> Result<bool> {
+        mfa::spend_nonce(&self.pool, hash, expires_at).await
+    }
     async fn delete_pending_factors(&self, user: Uuid, kind: FactorKind) -> Result<u64> {
         mfa::delete_pending(&self.pool, user, kind).await
     }

@@ -10,13 +10,14 @@ use crate::error::DbResultExt;
 /// The deletions of a purge, each with `?1` = the cut-off. Refresh tokens and
 /// login codes of expiring sessions go explicitly before their sessions so that
 /// they are counted (a cascade's rows are not).
-const PURGES: [&str; 5] = [
+const PURGES: [&str; 6] = [
     "DELETE FROM api_tokens WHERE expires_at < ?1",
     "DELETE FROM refresh_tokens WHERE expires_at < ?1 \
      OR session_id IN (SELECT id FROM sessions WHERE expires_at < ?1)",
     "DELETE FROM login_codes WHERE expires_at < ?1 \
      OR session_id IN (SELECT id FROM sessions WHERE expires_at < ?1)",
     "DELETE FROM sessions WHERE expires_at < ?1",
+    "DELETE FROM spent_nonces WHERE expires_at < ?1",
     // A lock that ended, or with no lock a count whose window opened before the
     // cut-off (a count without a first failure has no window left).
     "DELETE FROM login_throttle WHERE (locked_until IS NOT NULL AND locked_until < ?1) \
