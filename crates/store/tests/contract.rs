@@ -156,6 +156,8 @@ contract!(
     mfa::mfa_recovery_codes_are_single_use,
     mfa::mfa_recovery_code_race_has_one_winner,
     mfa::mfa_follows_user_deletion,
+    mfa::mfa_passkey_credentials_are_updated_when_enabled,
+    mfa::mfa_nonces_are_spent_once,
     login_codes::login_code_is_used_once,
     login_codes::login_code_race_has_one_winner,
     login_codes::login_code_expired_is_never_used,

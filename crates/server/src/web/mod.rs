@@ -27,6 +27,7 @@ use aegis_core::{Credential, Error, Principal};
 mod account;
 mod passkeys;
 
+use crate::dialects::with_retry_after;
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
@@ -355,13 +356,48 @@ fn failure(e: Error) -> (StatusCode, String, Option<u64>) {
     }
 }
 
-fn with_retry_after(mut res: Response, retry_after: Option<u64>) -> Response {
-    if let Some(secs) = retry_after {
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+/// The fields every sign-in form post carries.
+trait SignInForm {
+    fn csrf(&self) -> &str;
+    /// Where to go after signing in (taken out of the form).
+    fn take_target(&mut self) -> Target;
+}
+
+macro_rules! sign_in_form {
+    ($($form:ty),*) => {$(
+        impl SignInForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+            fn take_target(&mut self) -> Target {
+                Target {
+                    redirect_uri: std::mem::take(&mut self.redirect_uri),
+                    state: std::mem::take(&mut self.state),
+                }
+            }
         }
+    )*};
+}
+sign_in_form!(LoginForm, OtpForm);
+
+/// A sign-in form post's checks: readable, its CSRF token the cookie's, and a
+/// registered return address; the form and where to go after, or the refusal.
+fn checked_sign_in<T: SignInForm>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+) -> Result<(T, Target), Box<Response>> {
+    let Ok(Form(mut form)) = form else {
+        return Err(Box::new(bad_form()));
+    };
+    if !csrf_ok(state, headers, form.csrf()) {
+        return Err(Box::new(forbidden_csrf()));
     }
-    res
+    let target = form.take_target();
+    if let Some(res) = refuse_target(state, &target) {
+        return Err(Box::new(res));
+    }
+    Ok((form, target))
 }
 
 /// `POST /login`: the password step.
@@ -371,19 +407,10 @@ async fn login_submit(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
+    let (form, target) = match checked_sign_in(&state, &headers, form) {
+        Ok(checked) => checked,
+        Err(res) => return *res,
     };
-    if !csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden_csrf();
-    }
-    let target = Target {
-        redirect_uri: form.redirect_uri,
-        state: form.state,
-    };
-    if let Some(res) = refuse_target(&state, &target) {
-        return res;
-    }
     let step = state
         .aegis
         .login_first_step(LoginRequest {
@@ -431,19 +458,10 @@ async fn otp_submit(
     headers: HeaderMap,
     form: Result<Form<OtpForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
+    let (form, target) = match checked_sign_in(&state, &headers, form) {
+        Ok(checked) => checked,
+        Err(res) => return *res,
     };
-    if !csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden_csrf();
-    }
-    let target = Target {
-        redirect_uri: form.redirect_uri,
-        state: form.state,
-    };
-    if let Some(res) = refuse_target(&state, &target) {
-        return res;
-    }
     match state
         .aegis
         .login_second_step(&form.ticket, &form.otp, ip)

@@ -392,3 +392,49 @@ pub async fn mfa_follows_user_deletion(store: Arc<dyn Store>) {
     assert!(s.factors_of(&[doomed.id]).await.unwrap().is_empty());
     assert_eq!(s.recovery_codes_left(doomed.id).await.unwrap(), 0);
 }
+
+pub async fn mfa_passkey_credentials_are_updated_when_enabled(store: Arc<dyn Store>) {
+    let s = &*store;
+    let dot = user(s, "dot").await;
+    let key = factor(dot.id, FactorKind::Passkey, 1);
+    s.insert_factor(&key).await.unwrap();
+    // A pending factor keeps its credential.
+    assert!(!s
+        .update_factor_credential(key.id, "{}", t(2))
+        .await
+        .unwrap());
+    assert_eq!(only(s, dot.id, key.id).await, key);
+    assert!(s.enable_factor(dot.id, key.id, None, t(3)).await.unwrap());
+    assert!(s
+        .update_factor_credential(key.id, r#"{"counter":2}"#, t(4))
+        .await
+        .unwrap());
+    let stored = only(s, dot.id, key.id).await;
+    assert_eq!(stored.credential.as_deref(), Some(r#"{"counter":2}"#));
+    assert_eq!(stored.updated_at, t(4));
+    assert!(!s
+        .update_factor_credential(Uuid::now_v7(), "{}", t(5))
+        .await
+        .unwrap());
+}
+
+pub async fn mfa_nonces_are_spent_once(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    assert!(s.spend_nonce(&a, t(100)).await.unwrap());
+    assert!(!s.spend_nonce(&a, t(100)).await.unwrap());
+    assert!(s.spend_nonce(&b, t(300)).await.unwrap());
+    // Racing spenders of one nonce: exactly one wins.
+    let c = [3u8; 32];
+    let wins = futures::future::join_all((0..8).map(|_| {
+        let store = Arc::clone(&store);
+        async move { store.spend_nonce(&c, t(100)).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1);
+    // Purged once expired: the records go (and a nonce past its life is
+    // refused by its own expiry before it is ever looked up here).
+    assert!(s.purge_expired(t(200)).await.unwrap() >= 2);
+    assert!(s.spend_nonce(&a, t(400)).await.unwrap());
+    assert!(!s.spend_nonce(&b, t(400)).await.unwrap());
+}
