@@ -1,21 +1,22 @@
 //! The `aegis` binary: serve, migrate, and operator commands for users, tokens
 //! and bulk imports.
 
+mod config;
 mod import;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use aegis_core::api_token::CreateApiTokenRequest;
 use aegis_core::service::CreateUserRequest;
-use aegis_core::{Actor, Role, SystemClock};
+use aegis_core::{Actor, Clock, Role, SystemClock};
+use aegis_server::config::LogFormat;
 use aegis_server::Config;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 
 /// aegis: self-hosted authentication and user management.
 #[derive(Parser)]
@@ -42,6 +43,9 @@ struct Global {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run the server.
     Serve {
         /// Address to listen on (default 127.0.0.1:8080).
@@ -50,6 +54,20 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database while the server runs
+    /// (PostgreSQL: prints how to use pg_dump).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (the server must be stopped;
+    /// the replaced database is kept beside it).
+    Restore {
+        /// The backup file to restore.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -73,6 +91,15 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment, flags) and print the
+    /// effective settings as TOML, secrets masked.
+    Check,
+    /// Print a commented sample `aegis.toml` documenting every setting.
+    Sample,
 }
 
 #[derive(Subcommand)]
@@ -119,60 +146,74 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .map_err(|_| "must be one of admin, view, user".to_owned())
 }
 
-/// Maps `AEGIS_THROTTLE_IP_FAILURES` to `throttle.ip_failures` and so on.
-fn env_key(key: &str) -> String {
-    // figment hands over the variable's own case (ARGON2_MEMORY_KIB).
-    let key = key.to_ascii_lowercase();
-    for section in ["throttle", "argon2", "aiohttp", "import", "web", "passkeys"] {
-        if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
-            return format!("{section}.{rest}");
-        }
-    }
-    key
-}
-
-fn load_config(global: &Global) -> anyhow::Result<Config> {
-    let mut fig = Figment::from(Serialized::defaults(Config::default()));
-    if let Some(path) = &global.config {
-        anyhow::ensure!(path.exists(), "config file {} not found", path.display());
-        fig = fig.merge(Toml::file(path));
-    }
-    fig = fig.merge(
-        Env::prefixed("AEGIS_")
-            .ignore(&["CONFIG", "DATABASE_URL", "LISTEN", "DATA_DIR", "LOG"])
-            .map(|k| env_key(k.as_str()).into()),
-    );
-    let mut config: Config = fig.extract().context("reading the configuration")?;
-    if let Some(db) = &global.database {
-        config.database = Some(db.clone());
-    }
-    if let Some(dir) = &global.data_dir {
-        config.data_dir = dir.clone();
-    }
-    Ok(config)
-}
-
-fn init_logging(format: &str) {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = load_config(&cli.global)?;
-    init_logging(&config.log_format);
-    match cli.command {
+    if let Command::Config(ConfigCommand::Sample) = cli.command {
+        print!("{}", config::SAMPLE);
+        return ExitCode::SUCCESS;
+    }
+    let loaded = config::load(&config::Sources {
+        file: cli.global.config.as_deref(),
+        database: cli.global.database.clone(),
+        data_dir: cli.global.data_dir.clone(),
+    });
+    let config = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return match config::effective_toml(&config) {
+            Ok(text) => {
+                eprintln!("configuration is valid");
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Config(_) => Ok(()),
         Command::Serve { listen } => serve(config, listen).await,
         Command::Migrate => migrate(config).await,
+        Command::Backup { to } => backup(config, to).await,
+        Command::Restore { from } => restore(config, from).await,
         Command::User(UserCommand::Create {
             email,
             username,
@@ -213,14 +254,35 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
         config.listen = addr;
     }
     let addr = config.listen;
+    // Held while serving: `aegis restore` refuses to swap the database under us.
+    aegis_server::bootstrap::ensure_data_dir(&config)?;
+    let _serving = aegis_store::backup::ServeLock::serve(&config.database_url())?;
     let state = aegis_server::bootstrap::state(config, Arc::new(SystemClock)).await?;
     let housekeeping = aegis_server::bootstrap::spawn_housekeeping(&state);
     let importer = aegis_server::bootstrap::spawn_import_worker(&state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    let metrics = match state.config.metrics.listen {
+        Some(maddr) if state.config.metrics.enabled => {
+            let listener = tokio::net::TcpListener::bind(maddr)
+                .await
+                .with_context(|| format!("binding metrics.listen {maddr}"))?;
+            tracing::info!(addr = %maddr, "metrics listening");
+            let app = aegis_server::metrics_app(state.clone());
+            Some(tokio::spawn(aegis_server::serve(
+                listener,
+                app,
+                std::future::pending(),
+            )))
+        }
+        _ => None,
+    };
     tracing::info!(%addr, "aegis listening");
     aegis_server::serve(listener, aegis_server::app(state), shutdown_signal()).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     housekeeping.abort();
     if let Some(importer) = importer {
         // A running job stops here; its lease runs out and it resumes at its checkpoint.
@@ -256,6 +318,52 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("migrating: {e}"))?;
     eprintln!("database is up to date");
     Ok(())
+}
+
+fn postgres_backup(url: &str) -> anyhow::Result<()> {
+    if url.starts_with("postgres") {
+        eprint!("{}", aegis_store::backup::postgres_instructions());
+        anyhow::bail!("aegis backs up SQLite itself; use the PostgreSQL tools above");
+    }
+    Ok(())
+}
+
+async fn backup(config: Config, to: PathBuf) -> anyhow::Result<()> {
+    let url = config.database_url();
+    postgres_backup(&url)?;
+    let done = aegis_store::backup::backup_sqlite(&url, &to).await?;
+    eprintln!(
+        "backed up {} users ({} bytes) to {}",
+        done.users,
+        done.bytes,
+        to.display()
+    );
+    eprintln!(
+        "the backup does not hold the key-encryption key ({}): keep a copy of it with the \
+         backup, or TOTP secrets and signing keys cannot be opened after a restore",
+        kek_source(&config)
+    );
+    Ok(())
+}
+
+async fn restore(config: Config, from: PathBuf) -> anyhow::Result<()> {
+    let url = config.database_url();
+    postgres_backup(&url)?;
+    let now = SystemClock.now().timestamp();
+    let done = aegis_store::backup::restore_sqlite(&url, &from, now).await?;
+    eprintln!("restored {} users from {}", done.users, from.display());
+    if let Some(previous) = done.previous {
+        eprintln!("the replaced database is kept at {}", previous.display());
+    }
+    Ok(())
+}
+
+fn kek_source(config: &Config) -> String {
+    if config.kek.is_some() {
+        "the `kek` setting".to_owned()
+    } else {
+        config.data_dir.join("kek").display().to_string()
+    }
 }
 
 async fn create_user(
@@ -324,19 +432,4 @@ async fn create_token(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", minted.secret);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::env_key;
-
-    #[test]
-    fn env_keys_nest_sections() {
-        assert_eq!(env_key("throttle_ip_failures"), "throttle.ip_failures");
-        assert_eq!(env_key("argon2_memory_kib"), "argon2.memory_kib");
-        assert_eq!(env_key("public_url"), "public_url");
-        assert_eq!(env_key("ARGON2_MEMORY_KIB"), "argon2.memory_kib");
-        assert_eq!(env_key("THROTTLE_IP_FAILURES"), "throttle.ip_failures");
-        assert_eq!(env_key("IMPORT_LEASE_S"), "import.lease_s");
-    }
 }

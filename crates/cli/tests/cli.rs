@@ -103,8 +103,17 @@ async fn scenario(data: &Path, db: &str) {
     );
 
     let port = free_port();
+    // Every log line, as JSON, at trace level for aegis: searched below for
+    // each secret this scenario used.
+    let log_path = data.join("serve.log");
     let mut server = aegis(data, db)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env(
+            "AEGIS_LOG",
+            "debug,aegis_core=trace,aegis_server=trace,aegis_store=trace,hyper=info,hyper_util=info",
+        )
+        .env("AEGIS_LOG_FORMAT", "json")
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -135,10 +144,25 @@ async fn scenario(data: &Path, db: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let access = res.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let pair = res.json::<Value>().await.unwrap();
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+    let wrong = http
+        .post(format!("{base}/auth"))
+        .json(&json!({"username": "admin@example.com", "password": "Tr0ub4dor&3-wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let renewed = http
+        .post(format!("{base}/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    let renewed = renewed.json::<Value>().await.unwrap();
     let me: Value = http
         .get(format!("{base}/me"))
         .bearer_auth(&access)
@@ -149,6 +173,14 @@ async fn scenario(data: &Path, db: &str) {
         .await
         .unwrap();
     assert_eq!(me["permissions"], json!(["user", "admin"]));
+
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics
+        .text()
+        .await
+        .unwrap()
+        .contains("aegis_logins_total{method=\"password\",outcome=\"success\"}"));
 
     // Graceful stop on SIGTERM.
     let status = Command::new("kill")
@@ -167,6 +199,37 @@ async fn scenario(data: &Path, db: &str) {
             "no graceful exit"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The logs: JSON lines, the request id on each line of a request, and not
+    // one of the secrets used above.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().count() > 10, "{log}");
+    let mut tagged = 0;
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if v["span"]["name"] == "request" {
+            assert!(v["span"]["request_id"].is_string(), "{line}");
+            if v["span"]["request_id"] == request_id.as_str() {
+                tagged += 1;
+            }
+        }
+    }
+    assert!(
+        tagged >= 1,
+        "the login's lines carry its request id {request_id}: {log}"
+    );
+    let secrets = [
+        PASSWORD,
+        "Tr0ub4dor&3-wrong",
+        token,
+        &access,
+        &refresh,
+        renewed["access_token"].as_str().unwrap(),
+        renewed["refresh_token"].as_str().unwrap(),
+    ];
+    for secret in secrets {
+        assert!(!log.contains(secret), "a secret is in the logs: {secret}");
     }
 }
 

@@ -3,8 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Every tunable rule of the core.
+///
+/// Its keys sit at the top level of `aegis.toml`, beside the server's own, so
+/// unknown top-level keys are refused by the loader that knows both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct CoreConfig {
     /// `iss` of issued access tokens (and required on presented ones).
     pub issuer: String,
@@ -54,6 +57,113 @@ impl Default for CoreConfig {
             import: ImportConfig::default(),
             passkeys: PasskeyConfig::default(),
         }
+    }
+}
+
+/// A setting that cannot work, named by its key (`throttle.lockout_s`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` {reason}")]
+pub struct ConfigError {
+    /// The dotted key, as written in `aegis.toml`.
+    pub key: String,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// A refusal of `key`'s value.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn ensure(ok: bool, key: &str, reason: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(key, reason))
+    }
+}
+
+impl CoreConfig {
+    /// Checks every rule that a value must follow for the core to start, so
+    /// that a bad file fails at start (and in `aegis config check`) naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ensure(!self.issuer.is_empty(), "issuer", "must not be empty")?;
+        ensure(!self.audience.is_empty(), "audience", "must not be empty")?;
+        ensure(
+            (1..=3600).contains(&self.access_ttl_s),
+            "access_ttl_s",
+            "must be between 1 and 3600 seconds",
+        )?;
+        ensure(
+            self.leeway_s <= 300,
+            "leeway_s",
+            "must be at most 300 seconds",
+        )?;
+        ensure(self.refresh_ttl_s > 0, "refresh_ttl_s", "must be positive")?;
+        ensure(
+            self.session_max_s >= self.refresh_ttl_s,
+            "session_max_s",
+            "must be at least refresh_ttl_s",
+        )?;
+        ensure(
+            self.api_token_max_expiry_s > 0,
+            "api_token_max_expiry_s",
+            "must be positive",
+        )?;
+        ensure(
+            !self.providers.is_empty() && self.providers.iter().all(|p| !p.is_empty()),
+            "providers",
+            "must name at least one provider, none empty",
+        )?;
+        argon2::Params::new(
+            self.argon2.memory_kib,
+            self.argon2.iterations,
+            self.argon2.parallelism,
+            None,
+        )
+        .map_err(|e| ConfigError::new("argon2", format!("is not a valid argon2id setting: {e}")))?;
+        ensure(
+            self.argon2.memory_kib <= 4 * 1024 * 1024,
+            "argon2.memory_kib",
+            "must be at most 4194304 (4 GiB)",
+        )?;
+        ensure(
+            self.throttle.lockout_s > 0
+                || (self.throttle.account_failures == 0 && self.throttle.ip_failures == 0),
+            "throttle.lockout_s",
+            "must be positive while throttling is on",
+        )?;
+        ensure(
+            self.import.max_upload_bytes > 0,
+            "import.max_upload_bytes",
+            "must be positive",
+        )?;
+        ensure(
+            (1..=50_000).contains(&self.import.batch_rows),
+            "import.batch_rows",
+            "must be between 1 and 50000",
+        )?;
+        ensure(
+            self.import.lease_s > 0,
+            "import.lease_s",
+            "must be positive",
+        )?;
+        ensure(
+            self.import.poll_ms > 0,
+            "import.poll_ms",
+            "must be positive",
+        )?;
+        crate::service::passkeys_relying_party(&self.passkeys)
+            .map(|_| ())
+            .map_err(|e| match e {
+                crate::Error::InvalidField { field, reason } => ConfigError::new(field, reason),
+                other => ConfigError::new("passkeys", other.to_string()),
+            })
     }
 }
 

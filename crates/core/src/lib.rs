@@ -22,12 +22,13 @@ pub mod secret;
 pub mod service;
 pub mod session;
 pub mod store;
+pub mod telemetry;
 pub mod throttle;
 pub mod token;
 pub mod user;
 
 pub use clock::{Clock, SystemClock};
-pub use config::CoreConfig;
+pub use config::{ConfigError, CoreConfig};
 pub use error::{AuthFailure, Error, Result};
 pub use service::{Actor, Aegis, Credential, Principal};
 pub use store::Store;

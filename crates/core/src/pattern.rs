@@ -2,6 +2,8 @@
 //! none), `?` exactly one character, everything else literal; anchored and
 //! case-insensitive (literals are folded like stored identifiers).
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{Error, Result};
 use crate::identity::fold;
 
@@ -124,12 +126,15 @@ impl Pattern {
     }
 }
 
-/// Folds a literal piece without trimming it (spaces inside a pattern count).
+/// Folds a literal piece without trimming it (spaces inside a pattern count):
+/// the whitespace around it normalised as [`fold`] normalises it inside an
+/// identifier (NFKC), the rest folded.
 fn fold_piece(s: &str) -> String {
+    let core = s.trim();
     let lead = s.len() - s.trim_start().len();
-    let trail = s.len() - s.trim_end().len();
-    let core = fold(s);
-    format!("{}{}{}", &s[..lead], core, &s[s.len() - trail..])
+    let (before, after) = (&s[..lead], &s[lead + core.len()..]);
+    let nfkc = |w: &str| w.nfkc().collect::<String>();
+    format!("{}{}{}", nfkc(before), fold(core), nfkc(after))
 }
 
 /// One position of a pattern: a literal character or a wildcard.
@@ -212,6 +217,30 @@ mod tests {
         assert!(Pattern::parse(&"*a".repeat(16)).is_ok());
         assert!(Pattern::parse("").is_err());
         assert!(Pattern::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn whitespace_between_wildcards_is_kept_once() {
+        // Found by fuzzing (fuzz/fuzz_targets/pattern.rs): a piece of only
+        // whitespace was doubled, so "a* *b" wanted two spaces.
+        let pat = p("jc#n J* * ?uou");
+        assert!(pat.matches("jc#n jz z quou"));
+        assert_eq!(
+            p("a* *b").segments(),
+            [
+                Segment::Literal("a".into()),
+                Segment::AnyRun,
+                Segment::Literal(" ".into()),
+                Segment::AnyRun,
+                Segment::Literal("b".into()),
+            ]
+        );
+        assert!(p("a* *b").matches("ax yb"));
+        assert!(!p("a* *b").matches("axb"));
+        assert!(p("a? ?").matches("ax y"));
+        // Whitespace at a piece's edge is normalised like inside an identifier.
+        assert!(p("ann\u{a0}*").matches("ann lee"));
+        assert!(p("*\u{3000}lee").matches("ann lee"));
     }
 
     #[test]

@@ -85,6 +85,17 @@ impl Invalidation {
     }
 }
 
+/// A database connection pool, as metrics show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+}
+
 /// Persistence for users, sessions, tokens, keys and throttle counters.
 ///
 /// `get_*` fail with `NotFound`, `find_*` return `None`; uniqueness violations
@@ -127,6 +138,12 @@ pub trait Store: Send + Sync + 'static {
     async fn record_login(&self, id: Uuid, at: DateTime<Utc>, ip: Option<&str>) -> Result<()>;
     /// Number of active admins.
     async fn count_active_admins(&self) -> Result<u64>;
+    /// Sessions neither revoked nor ended at `now`.
+    async fn count_active_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// The connection pool's state (for metrics).
+    fn pool_state(&self) -> PoolState {
+        PoolState::default()
+    }
 
     /// A filtered, ordered page of users (keyset pagination, index-backed).
     async fn query_users(&self, query: &UserQuery) -> Result<Page<User>>;

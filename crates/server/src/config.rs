@@ -4,10 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use aegis_core::CoreConfig;
+use aegis_core::{ConfigError, CoreConfig};
 use serde::{Deserialize, Serialize};
 
-/// Everything `aegis serve` can be told.
+/// Everything `aegis serve` can be told. The core's keys ([`CoreConfig`]) sit
+/// at the same top level of `aegis.toml`; the loader reads both from one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -26,14 +27,46 @@ pub struct Config {
     /// Largest JSON body in bytes.
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
-    pub log_format: String,
+    pub log_format: LogFormat,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
     /// The aiohttp dialect.
     pub aiohttp: AiohttpConfig,
     /// The hosted login and account pages.
     pub web: WebConfig,
-    /// The identity core's rules.
-    #[serde(flatten)]
+    /// The identity core's rules (same level in the file; read separately).
+    #[serde(skip)]
     pub core: CoreConfig,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Prometheus metrics (`GET /metrics`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Record and serve metrics.
+    pub enabled: bool,
+    /// Serve `/metrics` on this address only (else on the main listener).
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -46,7 +79,8 @@ impl Default for Config {
             kek: None,
             trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
+            metrics: MetricsConfig::default(),
             aiohttp: AiohttpConfig::default(),
             web: WebConfig::default(),
             core: CoreConfig::default(),
@@ -55,6 +89,90 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Checks every value that cannot work, naming its key: the server's own
+    /// settings, then the core's.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(db) = &self.database {
+            let ok = ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| db.starts_with(p));
+            if !ok {
+                return Err(ConfigError::new(
+                    "database",
+                    "must be a sqlite://… or postgres://… URL",
+                ));
+            }
+        }
+        if let Some(kek) = &self.kek {
+            aegis_core::keys::Kek::from_base64(kek)
+                .map_err(|_| ConfigError::new("kek", "must be the base64 of 32 random bytes"))?;
+        }
+        if let Some(url) = &self.public_url {
+            if !is_http_url(url) {
+                return Err(ConfigError::new(
+                    "public_url",
+                    "must be an absolute http:// or https:// URL",
+                ));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::new(
+                "max_body_bytes",
+                "must be at least 1024 bytes",
+            ));
+        }
+        for uri in &self.web.redirect_uris {
+            if !is_http_url(uri) || uri.contains(['?', '#']) {
+                return Err(ConfigError::new(
+                    "web.redirect_uris",
+                    format!("{uri:?} must be an absolute http(s) URL without query or fragment"),
+                ));
+            }
+        }
+        if let Some(addr) = self.metrics.listen {
+            if addr == self.listen {
+                return Err(ConfigError::new(
+                    "metrics.listen",
+                    "must differ from listen (leave it unset to serve /metrics there)",
+                ));
+            }
+        }
+        self.core.validate()
+    }
+
+    /// The effective configuration as one JSON object, in the file's layout,
+    /// with secrets masked (the key-encryption key, a database password).
+    pub fn masked(&self) -> serde_json::Value {
+        let mut all = serde_json::Map::new();
+        for part in [serde_json::to_value(self), serde_json::to_value(&self.core)] {
+            if let Ok(serde_json::Value::Object(map)) = part {
+                all.extend(map);
+            }
+        }
+        if self.kek.is_some() {
+            all.insert("kek".into(), MASK.into());
+        }
+        if let Some(db) = &self.database {
+            all.insert("database".into(), mask_url_password(db).into());
+        }
+        serde_json::Value::Object(all)
+    }
+
+    /// The top-level keys of `aegis.toml` (the server's and the core's).
+    pub fn known_keys() -> Vec<String> {
+        let mut keys = Vec::new();
+        let defaults = Self::default();
+        for part in [
+            serde_json::to_value(&defaults),
+            serde_json::to_value(&defaults.core),
+        ] {
+            if let Ok(serde_json::Value::Object(map)) = part {
+                keys.extend(map.keys().cloned());
+            }
+        }
+        keys
+    }
+
     /// The database URL in force.
     pub fn database_url(&self) -> String {
         self.database
@@ -63,7 +181,49 @@ impl Config {
     }
 }
 
-/// Settings of the aiohttp dialect.
+/// What a masked secret prints as.
+pub const MASK: &str = "********";
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let tail = mask_query_password(tail);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:{MASK}@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// Masks a `password=` query parameter (libpq accepts one).
+fn mask_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={MASK}"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
 /// The hosted pages (`/login`, `/account`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -85,6 +245,7 @@ impl Default for WebConfig {
     }
 }
 
+/// Settings of the aiohttp dialect.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiohttpConfig {
@@ -97,5 +258,76 @@ impl Default for AiohttpConfig {
         Self {
             problem_status_as_string: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://app:s3cret@db:5432/aegis?sslmode=require"),
+            "postgres://app:********@db:5432/aegis?sslmode=require"
+        );
+        assert_eq!(
+            mask_url_password("postgres://db/aegis?user=app&password=s3cret"),
+            "postgres://db/aegis?user=app&password=********"
+        );
+        assert_eq!(
+            mask_url_password("postgres://app@db/aegis"),
+            "postgres://app@db/aegis"
+        );
+        assert_eq!(
+            mask_url_password("sqlite:///var/lib/aegis/aegis.db"),
+            "sqlite:///var/lib/aegis/aegis.db"
+        );
+        // A password holding '@' (unescaped) is masked whole.
+        assert_eq!(
+            mask_url_password("postgres://app:p@ss@db/aegis"),
+            "postgres://app:********@db/aegis"
+        );
+    }
+
+    #[test]
+    fn masked_config_shows_no_secret() {
+        let config = Config {
+            kek: Some("a2V5LWVuY3J5cHRpb24ta2V5LXRoYXQtaXMtc2VjcmV0".into()),
+            database: Some("postgres://app:hunter2-db@db/aegis".into()),
+            ..Config::default()
+        };
+        let text = config.masked().to_string();
+        assert!(!text.contains("a2V5LWVuY3J5cHRpb24"));
+        assert!(!text.contains("hunter2-db"));
+        assert!(
+            text.contains("\"throttle\""),
+            "core keys are shown too: {text}"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let mut config = Config::default();
+        config.core.access_ttl_s = 7200;
+        assert_eq!(config.validate().unwrap_err().key, "access_ttl_s");
+        let mut config = Config::default();
+        config.web.redirect_uris = vec!["https://app.example/cb?x=1".into()];
+        assert_eq!(config.validate().unwrap_err().key, "web.redirect_uris");
+        let mut config = Config::default();
+        config.core.passkeys.origin = "not a url".into();
+        assert_eq!(config.validate().unwrap_err().key, "passkeys.origin");
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn known_keys_cover_both_parts() {
+        let keys = Config::known_keys();
+        for k in [
+            "listen", "kek", "database", "metrics", "throttle", "import", "issuer",
+        ] {
+            assert!(keys.iter().any(|x| x == k), "{k} missing from {keys:?}");
+        }
+        assert!(!keys.iter().any(|x| x == "core"));
     }
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod dialects;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod state;
@@ -24,14 +25,31 @@ pub use state::AppState;
 /// The whole application: every dialect, health, JWKS, OpenAPI, and the shared
 /// middleware (body limit, security headers, request ids, dialect-shaped 404/405).
 pub fn app(state: AppState) -> Router {
-    let (router, api) = openapi::router().split_for_parts();
+    let metrics = &state.config.metrics;
+    let mut documented = openapi::router();
+    if metrics.enabled {
+        metrics::install();
+        if metrics.listen.is_none() {
+            documented = documented.merge(metrics::router());
+        }
+    }
+    let (router, api) = documented.split_for_parts();
     openapi::publish(api);
-    let router = router
+    let mut router = router
         .merge(web::router())
         .fallback(middleware::not_found)
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .with_state(state.clone());
-    middleware::apply(router, state)
+        .method_not_allowed_fallback(middleware::method_not_allowed);
+    if metrics.enabled {
+        router = router.layer(axum::middleware::from_fn(metrics::track));
+    }
+    middleware::apply(router.with_state(state.clone()), state)
+}
+
+/// `GET /metrics` alone, for `metrics.listen` (a separate, private address).
+pub fn metrics_app(state: AppState) -> Router {
+    metrics::install();
+    let (router, _) = metrics::router().split_for_parts();
+    router.with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight

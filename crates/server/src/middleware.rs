@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tracing::Level;
 
 use crate::dialects;
 use crate::state::AppState;
@@ -25,7 +27,9 @@ pub fn apply(router: Router, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(axum::middleware::from_fn_with_state(state, hygiene))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        .layer(TraceLayer::new_for_http()
+            .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros))
+            .make_span_with(|req: &Request| {
             let id = req
                 .headers()
                 .get(REQUEST_ID)

@@ -4,6 +4,7 @@
 //! Pick a backend by URL with [`connect`]; `aegis migrate` uses [`migrate`].
 
 mod admin_guard;
+pub mod backup;
 mod convert;
 mod dialect;
 mod error;

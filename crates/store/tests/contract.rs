@@ -137,6 +137,7 @@ contract!(
     sessions::sessions_round_trip,
     sessions::revoke_one_session,
     sessions::revoke_user_sessions_except,
+    sessions::active_sessions_are_counted,
     sessions::refresh_tokens_are_single_use,
     sessions::refresh_token_race_has_one_winner,
     session_list::sessions_list_only_live_with_their_users,

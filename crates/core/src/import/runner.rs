@@ -367,6 +367,7 @@ impl Runner {
         });
         let _abort = AbortOnDrop(reader);
         let mut counters = job.counters;
+        let mut since = std::time::Instant::now();
         while let Some(batch) = rx.recv().await {
             let batch = batch.map_err(Failure::reading)?;
             let now = self.clock.now();
@@ -375,7 +376,11 @@ impl Runner {
                 .commit_import_batch(job.id, self.owner, &batch, now, now + self.lease())
                 .await
             {
-                Ok(c) => counters = c,
+                Ok(c) => {
+                    record_batch(&counters, &c, since.elapsed());
+                    since = std::time::Instant::now();
+                    counters = c;
+                }
                 Err(Error::Conflict { field: "lease" }) => return Ok(None),
                 Err(e) => return Err(Failure::Store(e)),
             }
@@ -386,6 +391,23 @@ impl Runner {
             });
         }
         Ok(Some(counters))
+    }
+}
+
+/// Import metrics for one committed batch: rows by outcome, and its rate.
+fn record_batch(before: &Counters, after: &Counters, took: std::time::Duration) {
+    use crate::telemetry::{IMPORT_RATE, IMPORT_ROWS};
+    for (outcome, was, is) in [
+        ("success", before.successful, after.successful),
+        ("failed", before.failed, after.failed),
+        ("skipped", before.skipped, after.skipped),
+    ] {
+        metrics::counter!(IMPORT_ROWS, "outcome" => outcome).increment(is.saturating_sub(was));
+    }
+    let rows = after.total.saturating_sub(before.total) as f64;
+    let secs = took.as_secs_f64();
+    if secs > 0.0 {
+        metrics::gauge!(IMPORT_RATE).set(rows / secs);
     }
 }
 

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHasher as _, SaltString};
@@ -16,6 +17,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::config::Argon2Config;
 use crate::error::{Error, Result};
 use crate::identity::{fold, Username};
+use crate::telemetry;
 
 mod digest;
 mod firebase;
@@ -112,7 +114,28 @@ pub struct Hasher {
     params: Params,
     workers: Arc<Semaphore>,
     admission: Arc<Semaphore>,
+    /// Hashes admitted and waiting for a worker (the queue depth).
+    waiting: Arc<AtomicUsize>,
     dummy: Arc<str>,
+}
+
+/// One hash in the queue: counted in the depth gauge until it gets a worker or
+/// its caller goes away.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn enter(depth: &Arc<AtomicUsize>) -> Self {
+        let n = depth.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(n as f64);
+        Self(Arc::clone(depth))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let n = self.0.fetch_sub(1, Ordering::Relaxed) - 1;
+        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(n as f64);
+    }
 }
 
 impl fmt::Debug for Hasher {
@@ -138,6 +161,7 @@ impl Hasher {
             params,
             workers: Arc::new(Semaphore::new(workers)),
             admission: Arc::new(Semaphore::new(workers + cfg.queue)),
+            waiting: Arc::new(AtomicUsize::new(0)),
             dummy: dummy.into(),
         })
     }
@@ -146,23 +170,29 @@ impl Hasher {
         &self,
         job: impl FnOnce(Params) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let admitted = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::Unavailable { retry_after: 1 })?;
+        let Ok(admitted) = self.admission.clone().try_acquire_owned() else {
+            metrics::counter!(telemetry::HASH_REJECTED).increment(1);
+            return Err(Error::Unavailable { retry_after: 1 });
+        };
+        let queued = std::time::Instant::now();
+        let waiting = Waiting::enter(&self.waiting);
         let worker = self
             .workers
             .clone()
             .acquire_owned()
             .await
             .map_err(Error::internal)?;
+        drop(waiting);
+        metrics::histogram!(telemetry::HASH_WAIT).record(queued.elapsed().as_secs_f64());
         let params = self.params.clone();
         // The permits travel with the job: a caller that goes away (a dropped
         // connection) must not free a slot while its hash still runs.
         tokio::task::spawn_blocking(move || {
             let _slots = (admitted, worker);
-            job(params)
+            let started = std::time::Instant::now();
+            let out = job(params);
+            metrics::histogram!(telemetry::HASH_RUN).record(started.elapsed().as_secs_f64());
+            out
         })
         .await
         .map_err(Error::internal)?

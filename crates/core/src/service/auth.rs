@@ -17,6 +17,7 @@ use crate::password::Password;
 use crate::secret::{hash_token, random_token};
 use crate::session::{RefreshToken, Session};
 use crate::store::{AdminGuard, Invalidation};
+use crate::telemetry;
 use crate::throttle::{account_key, ip_key, unknown_account_key, ThrottleState};
 use crate::token::{self, AccessClaims, Rejection};
 use crate::user::{User, UserUpdate};
@@ -105,17 +106,26 @@ impl Aegis {
     /// A user with a second factor must send its code in the same request
     /// ([`LoginRequest::otp`]); without one this is [`Error::MfaRequired`].
     pub async fn login(&self, req: LoginRequest) -> Result<Login> {
-        match self.password_step(req, false).await? {
-            LoginStep::Done(login) => Ok(login),
-            LoginStep::SecondFactor { .. } => Err(Error::MfaRequired),
-        }
+        let result = match self.password_step(req, false).await {
+            Ok(LoginStep::Done(login)) => Ok(login),
+            Ok(LoginStep::SecondFactor { .. }) => Err(Error::MfaRequired),
+            Err(e) => Err(e),
+        };
+        telemetry::login("password", telemetry::login_outcome(&result));
+        result
     }
 
     /// The hosted login's first step: like [`Aegis::login`], but a user with a
     /// second factor and no code in the request gets a ticket for
     /// [`Aegis::login_second_step`] instead of an error.
     pub async fn login_first_step(&self, req: LoginRequest) -> Result<LoginStep> {
-        self.password_step(req, true).await
+        let result = self.password_step(req, true).await;
+        let outcome = match &result {
+            Ok(LoginStep::SecondFactor { .. }) => "second_factor",
+            other => telemetry::login_outcome(other),
+        };
+        telemetry::login("password", outcome);
+        result
     }
 
     /// The hosted login's second step: a ticket from the first step (valid for
@@ -127,6 +137,12 @@ impl Aegis {
         otp: &str,
         ip: Option<IpAddr>,
     ) -> Result<Login> {
+        let result = self.second_step(ticket, otp, ip).await;
+        telemetry::login("second_step", telemetry::login_outcome(&result));
+        result
+    }
+
+    async fn second_step(&self, ticket: &str, otp: &str, ip: Option<IpAddr>) -> Result<Login> {
         let now = self.clock.now();
         let limits = &self.config.throttle;
         let fail = || unauthenticated(AuthFailure::InvalidCredentials);
@@ -391,6 +407,7 @@ impl Aegis {
     pub(super) async fn lock(&self, key: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         let until = now + Duration::seconds(self.config.throttle.lockout_s as i64);
         self.store.lock_throttle(key, until).await?;
+        telemetry::lockout(key);
         tracing::warn!("login throttled after repeated failures");
         Ok(until)
     }

@@ -35,6 +35,7 @@ pub use directory::{
 };
 pub use imports::StartImportError;
 pub use mfa::TotpEnrollment;
+pub(crate) use passkeys::relying_party as passkeys_relying_party;
 pub use passkeys::PasskeyCeremony;
 pub use profile::ProfileChange;
 pub use users::{CreateUserRequest, UserChange};

@@ -51,7 +51,7 @@ impl std::fmt::Debug for PasskeyCeremony {
 }
 
 /// The relying party of a configuration.
-pub(super) fn relying_party(config: &PasskeyConfig) -> Result<Webauthn> {
+pub(crate) fn relying_party(config: &PasskeyConfig) -> Result<Webauthn> {
     let origin = Url::parse(&config.origin)
         .map_err(|_| Error::invalid("passkeys.origin", "is not a URL"))?;
     WebauthnBuilder::new(&config.rp_id, &origin)
@@ -243,6 +243,17 @@ impl Aegis {
     /// Finishes a passkey sign-in: a session, with no password asked. Throttled
     /// and recorded like every other login.
     pub async fn finish_passkey_login(
+        &self,
+        state: &str,
+        response: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Login> {
+        let result = self.passkey_login(state, response, ip).await;
+        crate::telemetry::login("passkey", crate::telemetry::login_outcome(&result));
+        result
+    }
+
+    async fn passkey_login(
         &self,
         state: &str,
         response: &str,

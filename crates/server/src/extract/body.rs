@@ -1,9 +1,10 @@
-//! JSON bodies: bounded size, JSON media type, UTF-8, syntax; dialects map the
-//! failure into their own error shape.
+//! JSON bodies: bounded size, JSON media type, UTF-8, syntax, no NUL
+//! characters; dialects map the failure into their own error shape.
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,9 @@ pub enum BodyError {
     UnsupportedMediaType,
     /// Not valid JSON (or not of the expected shape); the text is for the caller.
     Invalid(String),
+    /// A string (or key) holds U+0000, which no text field can keep (PostgreSQL
+    /// refuses it): the JSON pointer of the first one.
+    Nul(String),
 }
 
 /// True when the content type is absent, `application/json` or `application/*+json`,
@@ -52,7 +56,32 @@ pub async fn read_json<T: DeserializeOwned>(
             BodyError::Invalid("The request body could not be read.".into())
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| BodyError::Invalid(e.to_string()))
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| BodyError::Invalid(e.to_string()))?;
+    if let Some(pointer) = nul_pointer(&value, String::new()) {
+        return Err(BodyError::Nul(pointer));
+    }
+    serde_json::from_value(value).map_err(|e| BodyError::Invalid(e.to_string()))
+}
+
+/// The JSON pointer (RFC 6901) of the first string or key with a NUL character.
+fn nul_pointer(v: &Value, at: String) -> Option<String> {
+    let escape = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    match v {
+        Value::String(s) if s.contains('\0') => Some(if at.is_empty() { "/".into() } else { at }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_pointer(item, format!("{at}/{i}"))),
+        // A key with a NUL is reported at its object.
+        Value::Object(map) if map.keys().any(|k| k.contains('\0')) => {
+            Some(if at.is_empty() { "/".into() } else { at })
+        }
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, item)| nul_pointer(item, format!("{at}/{}", escape(k)))),
+        _ => None,
+    }
 }
 
 impl BodyError {
@@ -61,7 +90,34 @@ impl BodyError {
         match self {
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BodyError::Invalid(_) => StatusCode::BAD_REQUEST,
+            BodyError::Invalid(_) | BodyError::Nul(_) => StatusCode::BAD_REQUEST,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_nul_characters() {
+        assert_eq!(nul_pointer(&json!({"a": ["x", "y"]}), String::new()), None);
+        assert_eq!(
+            nul_pointer(&json!({"a": ["x", "y\u{0}"]}), String::new()),
+            Some("/a/1".into())
+        );
+        assert_eq!(
+            nul_pointer(&json!({"p": {"k\u{0}": "v"}}), String::new()),
+            Some("/p".into())
+        );
+        assert_eq!(
+            nul_pointer(&json!({"a/b": {"c~": ["\u{0}"]}}), String::new()),
+            Some("/a~1b/c~0/0".into())
+        );
+        assert_eq!(
+            nul_pointer(&json!("\u{0}"), String::new()),
+            Some("/".into())
+        );
     }
 }

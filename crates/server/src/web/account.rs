@@ -8,29 +8,33 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use qrcode::render::svg;
 use qrcode::QrCode;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use aegis_core::mfa::FactorKind;
 use aegis_core::session::SessionQuery;
 use aegis_core::{Actor, Credential, Error, Principal};
 
-use super::{bad_form, csrf_ok, csrf_token, forbidden_csrf, page, see_other, session, set_cookie};
+use super::{
+    bad_form, csrf_ok, csrf_token, forbidden_csrf, page, see_other, session, set_cookie, FORM,
+};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/account", get(show))
-        .route("/account/password", post(change_password))
-        .route("/account/totp", post(begin_totp))
-        .route("/account/totp/confirm", post(confirm_totp))
-        .route("/account/recovery", post(new_recovery_codes))
-        .route("/account/factors/remove", post(remove_factor))
-        .route("/account/sessions/end", post(end_session))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(change_password))
+        .routes(routes!(begin_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(new_recovery_codes))
+        .routes(routes!(remove_factor))
+        .routes(routes!(end_session))
 }
 
 struct FactorRow {
@@ -73,13 +77,18 @@ struct Outcome {
     recovery: Vec<String>,
 }
 
-#[derive(Default, Deserialize)]
+/// A form with only the CSRF token.
+#[derive(Default, Deserialize, ToSchema)]
+#[schema(as = AccountPlainForm)]
 #[serde(default)]
 struct PlainForm {
     csrf: String,
 }
 
-#[derive(Default, Deserialize)]
+/// A form naming a second factor or a session (`id`, a UUID) and, to
+/// confirm a TOTP enrollment, its first `code`.
+#[derive(Default, Deserialize, ToSchema)]
+#[schema(as = AccountIdForm)]
 #[serde(default)]
 struct IdForm {
     csrf: String,
@@ -87,7 +96,9 @@ struct IdForm {
     code: String,
 }
 
-#[derive(Default, Deserialize)]
+/// The password change form.
+#[derive(Default, Deserialize, ToSchema)]
+#[schema(as = AccountPasswordForm)]
 #[serde(default)]
 struct PasswordForm {
     csrf: String,
@@ -257,6 +268,10 @@ fn form_id(text: &str, what: &'static str) -> Result<Uuid, Error> {
 }
 
 /// `GET /account`.
+#[utoipa::path(get, path = "/account", tag = "web", operation_id = "web_account",
+    responses(
+        (status = 200, description = "The signed-in user's page", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String)))))]
 async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(me) = session(&state, &headers).await else {
         return see_other("/login");
@@ -264,6 +279,14 @@ async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
     render(&state, &headers, &me, Outcome::default()).await
 }
 
+/// Change the password (the other sessions end).
+#[utoipa::path(post, path = "/account/password", tag = "web", operation_id = "web_account_password",
+    request_body(content = PasswordForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Changed (the page, with a notice)", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -277,6 +300,14 @@ async fn change_password(
     .await
 }
 
+/// Start a TOTP enrollment: the secret and its QR code.
+#[utoipa::path(post, path = "/account/totp", tag = "web", operation_id = "web_account_totp",
+    request_body(content = PlainForm, content_type = FORM),
+    responses(
+        (status = 200, description = "The page with the secret and its QR code", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn begin_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -301,6 +332,14 @@ async fn begin_totp(
     .await
 }
 
+/// Confirm a TOTP enrollment with its first code.
+#[utoipa::path(post, path = "/account/totp/confirm", tag = "web", operation_id = "web_account_totp_confirm",
+    request_body(content = IdForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Confirmed (the page, with a notice)", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn confirm_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -316,6 +355,14 @@ async fn confirm_totp(
     .await
 }
 
+/// New recovery codes, shown once.
+#[utoipa::path(post, path = "/account/recovery", tag = "web", operation_id = "web_account_recovery",
+    request_body(content = PlainForm, content_type = FORM),
+    responses(
+        (status = 200, description = "The page with the new codes", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn new_recovery_codes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -330,6 +377,14 @@ async fn new_recovery_codes(
     .await
 }
 
+/// Remove a second factor.
+#[utoipa::path(post, path = "/account/factors/remove", tag = "web", operation_id = "web_account_factor_remove",
+    request_body(content = IdForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Removed (the page, with a notice)", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn remove_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -343,6 +398,14 @@ async fn remove_factor(
     .await
 }
 
+/// End one of the user's sessions.
+#[utoipa::path(post, path = "/account/sessions/end", tag = "web", operation_id = "web_account_session_end",
+    request_body(content = IdForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Ended (the page, with a notice)", body = String, content_type = "text/html"),
+        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,

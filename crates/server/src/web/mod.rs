@@ -16,9 +16,11 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use aegis_core::secret::{ct_eq, random_token};
 use aegis_core::service::{Login, LoginRequest, LoginStep};
@@ -50,15 +52,27 @@ const PASSKEY_JS: &str = include_str!("../../assets/passkey.js");
 
 /// The pages' routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login_page).post(login_submit))
-        .route("/login/otp", post(otp_submit))
-        .route("/logout", post(logout))
-        .route("/web/aegis.css", get(css))
-        .route("/web/passkey.js", get(passkey_js))
+    documented().split_for_parts().0
+}
+
+/// The pages' part of the OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    documented().split_for_parts().1
+}
+
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login_page, login_submit))
+        .routes(routes!(otp_submit))
+        .routes(routes!(logout))
+        .routes(routes!(css))
+        .routes(routes!(passkey_js))
         .merge(account::router())
         .merge(passkeys::router())
 }
+
+/// The form posts' content type.
+const FORM: &str = "application/x-www-form-urlencoded";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -95,7 +109,8 @@ struct Target {
     state: String,
 }
 
-#[derive(Default, Deserialize)]
+/// The password step's form.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(default)]
 struct LoginForm {
     csrf: String,
@@ -105,7 +120,8 @@ struct LoginForm {
     state: String,
 }
 
-#[derive(Default, Deserialize)]
+/// The second-factor step's form; `ticket` comes from the password step.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(default)]
 struct OtpForm {
     csrf: String,
@@ -115,7 +131,8 @@ struct OtpForm {
     state: String,
 }
 
-#[derive(Default, Deserialize)]
+/// A form with only the CSRF token.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(default)]
 struct CsrfForm {
     csrf: String,
@@ -256,6 +273,9 @@ fn see_other(location: &str) -> Response {
     }
 }
 
+/// The pages' style sheet.
+#[utoipa::path(get, path = "/web/aegis.css", tag = "web", operation_id = "web_css",
+    responses((status = 200, description = "CSS", body = String, content_type = "text/css")))]
 async fn css() -> Response {
     (
         [
@@ -270,6 +290,9 @@ async fn css() -> Response {
         .into_response()
 }
 
+/// The passkey ceremonies' script.
+#[utoipa::path(get, path = "/web/passkey.js", tag = "web", operation_id = "web_passkey_js",
+    responses((status = 200, description = "JavaScript", body = String, content_type = "text/javascript")))]
 async fn passkey_js() -> Response {
     (
         [
@@ -288,6 +311,13 @@ async fn passkey_js() -> Response {
 }
 
 /// `GET /login[?redirect_uri=…&state=…]`: the sign-in form.
+#[utoipa::path(get, path = "/login", tag = "web", operation_id = "web_login_page",
+    params(
+        ("redirect_uri" = Option<String>, Query, description = "Where to return with a login code: one of `web.redirect_uris`, byte for byte"),
+        ("state" = Option<String>, Query, description = "Carried back to the application (≤ 1024 bytes)")),
+    responses(
+        (status = 200, description = "The form; sets the CSRF cookie when there is none", body = String, content_type = "text/html"),
+        (status = 400, description = "An unregistered `redirect_uri`, a `state` too long, or an unreadable query", body = String, content_type = "text/html")))]
 async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -401,6 +431,17 @@ fn checked_sign_in<T: SignInForm>(
 }
 
 /// `POST /login`: the password step.
+#[utoipa::path(post, path = "/login", tag = "web", operation_id = "web_login",
+    request_body(content = LoginForm, content_type = FORM),
+    responses(
+        (status = 200, description = "The second-factor form", body = String, content_type = "text/html"),
+        (status = 303, description = "Signed in: back to `redirect_uri` with `code` and `state`, or to `/account`; sets the session cookie",
+            headers(("Location" = String))),
+        (status = 400, description = "An unreadable form or an unregistered `redirect_uri`", body = String, content_type = "text/html"),
+        (status = 401, description = "Wrong username or password (the form again)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie, or the account may not sign in here", body = String, content_type = "text/html"),
+        (status = 429, description = "Throttled", body = String, content_type = "text/html", headers(("Retry-After" = u64))),
+        (status = 503, description = "The password hashing queue is full", body = String, content_type = "text/html", headers(("Retry-After" = u64)))))]
 async fn login_submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -452,6 +493,15 @@ async fn login_submit(
 }
 
 /// `POST /login/otp`: the second-factor step.
+#[utoipa::path(post, path = "/login/otp", tag = "web", operation_id = "web_login_otp",
+    request_body(content = OtpForm, content_type = FORM),
+    responses(
+        (status = 303, description = "Signed in: back to `redirect_uri` with `code` and `state`, or to `/account`; sets the session cookie",
+            headers(("Location" = String))),
+        (status = 400, description = "An unreadable form or an unregistered `redirect_uri`", body = String, content_type = "text/html"),
+        (status = 401, description = "A wrong code or a spent ticket (the form again)", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html"),
+        (status = 429, description = "Throttled", body = String, content_type = "text/html", headers(("Retry-After" = u64)))))]
 async fn otp_submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -549,6 +599,12 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
 }
 
 /// `POST /logout`: ends the session of the cookie and forgets the cookie.
+#[utoipa::path(post, path = "/logout", tag = "web", operation_id = "web_logout",
+    request_body(content = CsrfForm, content_type = FORM),
+    responses(
+        (status = 303, description = "Signed out; to `/login`", headers(("Location" = String))),
+        (status = 400, description = "An unreadable form", body = String, content_type = "text/html"),
+        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,

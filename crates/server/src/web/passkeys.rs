@@ -5,27 +5,32 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use aegis_core::service::PasskeyCeremony;
 use aegis_core::Error;
 
-use super::{csrf_ok, failure, landing, refuse_target, session, Target};
+use super::{csrf_ok, failure, landing, refuse_target, session, Target, FORM};
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login/passkey/begin", post(login_begin))
-        .route("/login/passkey/finish", post(login_finish))
-        .route("/account/passkey/begin", post(register_begin))
-        .route("/account/passkey/finish", post(register_finish))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login_begin))
+        .routes(routes!(login_finish))
+        .routes(routes!(register_begin))
+        .routes(routes!(register_finish))
 }
 
-#[derive(Default, Deserialize)]
+/// The form every ceremony step posts: `identifier` to begin a sign-in,
+/// `ceremony` and `credential` (the browser's answer, JSON) to finish, `name`
+/// for a new passkey.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(default)]
 struct PasskeyForm {
     csrf: String,
@@ -35,6 +40,47 @@ struct PasskeyForm {
     name: String,
     redirect_uri: String,
     state: String,
+}
+
+/// A ceremony's start: the WebAuthn options and the sealed state to send back.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PasskeyCeremonyStart)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CeremonyDoc {
+    /// For `navigator.credentials.get` or `.create`.
+    options: Value,
+    /// Sealed; posted back as `ceremony`.
+    state: String,
+}
+
+/// Signed in: where the browser goes next.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PasskeySignedIn)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SignedInDoc {
+    /// Back to the application with a login code, or `/account`.
+    location: String,
+}
+
+/// The passkey is stored.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PasskeyRegistered)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RegisteredDoc {
+    ok: bool,
+}
+
+// What `refusal` renders.
+/// A refusal.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PasskeyError)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RefusalDoc {
+    error: String,
 }
 
 fn refusal(status: StatusCode, text: &str) -> Response {
@@ -77,6 +123,14 @@ fn checked(
 }
 
 /// `POST /login/passkey/begin`: the options for `navigator.credentials.get`.
+#[utoipa::path(post, path = "/login/passkey/begin", tag = "web", operation_id = "web_passkey_login_begin",
+    request_body(content = PasskeyForm, content_type = FORM),
+    responses(
+        (status = 200, description = "The ceremony", body = CeremonyDoc),
+        (status = 400, description = "An unreadable form or a refused value", body = RefusalDoc),
+        (status = 403, description = "The CSRF token does not match the cookie", body = RefusalDoc),
+        (status = 401, description = "No passkey sign-in for this account", body = RefusalDoc),
+        (status = 429, description = "Throttled", body = RefusalDoc)))]
 async fn login_begin(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -93,6 +147,14 @@ async fn login_begin(
 }
 
 /// `POST /login/passkey/finish`: signed in; `{"location": …}` says where to go.
+#[utoipa::path(post, path = "/login/passkey/finish", tag = "web", operation_id = "web_passkey_login_finish",
+    request_body(content = PasskeyForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Signed in; sets the session cookie", body = SignedInDoc),
+        (status = 400, description = "An unreadable form or a refused value", body = RefusalDoc),
+        (status = 403, description = "The CSRF token does not match the cookie", body = RefusalDoc),
+        (status = 401, description = "The passkey was not accepted", body = RefusalDoc),
+        (status = 429, description = "Throttled", body = RefusalDoc)))]
 async fn login_finish(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -129,6 +191,13 @@ async fn login_finish(
 }
 
 /// `POST /account/passkey/begin`: the options for `navigator.credentials.create`.
+#[utoipa::path(post, path = "/account/passkey/begin", tag = "web", operation_id = "web_passkey_register_begin",
+    request_body(content = PasskeyForm, content_type = FORM),
+    responses(
+        (status = 200, description = "The ceremony", body = CeremonyDoc),
+        (status = 400, description = "An unreadable form or a refused value", body = RefusalDoc),
+        (status = 403, description = "The CSRF token does not match the cookie", body = RefusalDoc),
+        (status = 401, description = "No session cookie", body = RefusalDoc)))]
 async fn register_begin(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -152,6 +221,13 @@ async fn register_begin(
 }
 
 /// `POST /account/passkey/finish`: the passkey stored.
+#[utoipa::path(post, path = "/account/passkey/finish", tag = "web", operation_id = "web_passkey_register_finish",
+    request_body(content = PasskeyForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Stored", body = RegisteredDoc),
+        (status = 400, description = "An unreadable form or a refused value", body = RefusalDoc),
+        (status = 403, description = "The CSRF token does not match the cookie", body = RefusalDoc),
+        (status = 401, description = "No session cookie", body = RefusalDoc)))]
 async fn register_finish(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -55,6 +55,7 @@ where
     F: FnOnce(Srv) -> Fut,
     Fut: Future<Output = ()>,
 {
+    logs::scan();
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     tweak(&mut config);
@@ -97,6 +98,7 @@ where
         clock,
     };
     case(srv).await;
+    logs::assert_clean();
     if let Some(importer) = importer {
         importer.abort();
     }
@@ -232,5 +234,94 @@ impl Srv {
             Some(serde_json::json!({"role": role, "expiry": expiry})),
         )
         .await
+    }
+}
+
+/// Every log line of every test, at trace level for aegis and debug for its
+/// libraries (SQL statements, requests), is scanned for secrets: the
+/// passwords the tests use, access tokens (JWTs), API tokens and login codes,
+/// TOTP secrets and password hashes. A line holding one fails the test run.
+mod logs {
+    use std::io;
+    use std::sync::{Mutex, Once};
+
+    static LEAKS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// Passwords the HTTP tests send (right and wrong: a wrong password is
+    /// often a typo of the right one).
+    const PASSWORDS: &[&str] = &[
+        super::PASSWORD,
+        "wrong password",
+        "not the password",
+        "a new long passphrase",
+        "a fresh long passphrase",
+        "a brand new passphrase",
+        "Dan The Man",
+        "password123",
+    ];
+
+    /// Shapes of secrets aegis issues or stores.
+    const SHAPES: &[&str] = &[
+        "eyJhbGci", // a JWT header
+        "aeg_",     // API token
+        "pmc_",     // login code
+        "otpauth://",
+        "$argon2",
+        "$2b$",
+    ];
+
+    fn leaks(line: &str) -> bool {
+        PASSWORDS.iter().chain(SHAPES).any(|s| line.contains(s))
+    }
+
+    struct Scanner;
+
+    impl io::Write for Scanner {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let line = String::from_utf8_lossy(buf);
+            if leaks(&line) {
+                LEAKS.lock().unwrap().push(line.into_owned());
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    pub fn scan() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::new(
+                "debug,aegis_core=trace,aegis_server=trace,aegis_store=trace,\
+                 hyper=info,hyper_util=info,h2=info,reqwest=info",
+            );
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(filter)
+                .with_writer(|| Scanner)
+                .try_init();
+        });
+    }
+
+    pub fn assert_clean() {
+        let leaks = LEAKS.lock().unwrap().clone();
+        assert!(
+            leaks.is_empty(),
+            "secrets in the logs:\n{}",
+            leaks.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_scanner_sees_secrets() {
+        assert!(leaks(
+            r#"{"fields":{"token":"eyJhbGciOiJFZERTQSJ9.e30.x"}}"#
+        ));
+        assert!(leaks("login failed for correct horse battery staple"));
+        assert!(leaks("aeg_0123456789abcdef"));
+        assert!(!leaks(
+            r#"{"fields":{"message":"request finished","status":200}}"#
+        ));
     }
 }

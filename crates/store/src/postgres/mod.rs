@@ -122,6 +122,25 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn pool_state(&self) -> aegis_core::store::PoolState {
+        aegis_core::store::PoolState {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn count_active_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .db()?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn insert_user(&self, user: &NewUser) -> Result<User> {
         users::insert(&self.pool, user).await
     }

@@ -46,7 +46,7 @@ use uuid::Uuid;
 use crate::convert::corrupt;
 use crate::error::{internal, DbResultExt};
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// A [`Store`] on SQLite.
 #[derive(Debug, Clone)]
@@ -166,6 +166,25 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
         Ok(())
+    }
+
+    fn pool_state(&self) -> aegis_core::store::PoolState {
+        aegis_core::store::PoolState {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn count_active_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?1",
+        )
+        .bind(micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .db()?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn insert_user(&self, user: &NewUser) -> Result<User> {

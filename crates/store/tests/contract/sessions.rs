@@ -90,6 +90,28 @@ pub async fn revoke_user_sessions_except(store: Arc<dyn Store>) {
         .is_empty());
 }
 
+pub async fn active_sessions_are_counted(store: Arc<dyn Store>) {
+    let s = &*store;
+    let user = s.insert_user(&new_user("otto", None)).await.unwrap();
+    assert_eq!(s.count_active_sessions(t(1)).await.unwrap(), 0);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (sess, refresh) = session(user.id);
+        s.insert_session(&sess, &refresh).await.unwrap();
+        ids.push(sess.id);
+    }
+    assert_eq!(s.count_active_sessions(t(1)).await.unwrap(), 3);
+    assert!(s.revoke_session(ids[0], t(2)).await.unwrap());
+    assert_eq!(s.count_active_sessions(t(3)).await.unwrap(), 2);
+    // Past their end (t(3600)) none is active.
+    assert_eq!(s.count_active_sessions(t(3600)).await.unwrap(), 0);
+    let pool = s.pool_state();
+    assert!(
+        pool.max >= 1 && pool.size <= pool.max && pool.idle <= pool.size,
+        "{pool:?}"
+    );
+}
+
 pub async fn refresh_tokens_are_single_use(store: Arc<dyn Store>) {
     let s = &*store;
     let user = s.insert_user(&new_user("mona", None)).await.unwrap();

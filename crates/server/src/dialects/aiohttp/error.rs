@@ -4,7 +4,11 @@
 use aegis_core::{AuthFailure, Error};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
 use crate::extract::BodyError;
 
@@ -92,6 +96,7 @@ impl Kind {
             BodyError::TooLarge => "The request body is too large.",
             BodyError::UnsupportedMediaType => "The request body must be JSON (UTF-8).",
             BodyError::Invalid(_) => "The request body is not valid JSON.",
+            BodyError::Nul(_) => "The request body must not contain NUL characters.",
         };
         Kind::plain(e.status(), detail)
     }
@@ -103,6 +108,42 @@ pub struct Problem {
     pub kind: Kind,
     pub instance: String,
     pub status_as_string: bool,
+}
+
+// What `Problem` renders.
+/// The RFC 7807 problem body (spec §2).
+#[derive(Serialize, ToSchema)]
+#[schema(as = AiohttpProblem)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProblemBody {
+    /// `https://mgurdal.github.io/aegis/api.html#<Exception>`, or `about:blank`.
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    detail: String,
+    /// The public base URL (else `http://` + `Host`) and the path.
+    instance: String,
+    /// The HTTP status: a string by default (`"401"`), an integer with
+    /// `aiohttp.problem_status_as_string = false`.
+    #[schema(schema_with = status_schema)]
+    status: String,
+}
+
+fn status_schema() -> RefOr<utoipa::openapi::schema::Schema> {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[1-5][0-9][0-9]$")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(100))
+                .maximum(Some(599)),
+        )
+        .into()
 }
 
 impl IntoResponse for Problem {

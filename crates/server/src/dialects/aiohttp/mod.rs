@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use error::ProblemBody;
 pub use error::{Kind, Problem};
 
 use crate::extract::{authorization, read_json, Authorization, ClientIp};
@@ -118,7 +119,9 @@ async fn json_body(state: &AppState, ctx: &Ctx, req: Request) -> Result<Value, P
         .map_err(|e| ctx.problem(Kind::from_body(e)))
 }
 
+/// `POST /auth` body (unknown fields are ignored).
 #[derive(Deserialize, ToSchema)]
+#[schema(as = AiohttpLoginRequest)]
 #[allow(dead_code)]
 struct LoginBody {
     /// Username or email.
@@ -129,7 +132,10 @@ struct LoginBody {
     otp: Option<String>,
 }
 
+/// A session's tokens.
 #[derive(Serialize, ToSchema)]
+#[schema(as = AiohttpTokens)]
+#[serde(deny_unknown_fields)]
 struct TokenResponse {
     /// EdDSA JWT, the bare token (no `Bearer ` prefix).
     access_token: String,
@@ -137,17 +143,35 @@ struct TokenResponse {
     refresh_token: String,
 }
 
+/// The authenticated user, from live state.
 #[derive(Serialize, ToSchema)]
+#[schema(as = AiohttpMe)]
+#[serde(deny_unknown_fields)]
 struct MeResponse {
     /// Numeric user id.
+    #[schema(minimum = 1)]
     id: i64,
     username: String,
+    #[schema(value_type = Vec<Permission>)]
     permissions: Vec<&'static str>,
     /// Expiry of the presented credential, epoch seconds.
     exp: i64,
 }
 
+/// A permission of the library's user dict (spec §3).
+#[derive(Serialize, ToSchema)]
+#[schema(as = AiohttpPermission)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Permission {
+    User,
+    Admin,
+    View,
+}
+
+/// `POST /auth/refresh` body (unknown fields are ignored).
 #[derive(Deserialize, ToSchema)]
+#[schema(as = AiohttpRefreshRequest)]
 #[allow(dead_code)]
 struct RefreshBody {
     refresh_token: String,
@@ -161,11 +185,16 @@ fn tokens(access_token: String, refresh_token: String) -> Json<TokenResponse> {
 }
 
 /// Log in with username (or email) and password — spec §3 `POST /auth`.
-#[utoipa::path(post, path = "/auth", tag = "aiohttp", request_body = LoginBody, responses(
-    (status = 200, body = TokenResponse),
-    (status = 400, description = "body is not JSON"),
-    (status = 401, description = "AuthenticationFailed"),
-    (status = 429, description = "throttled; Retry-After")))]
+#[utoipa::path(post, path = "/auth", tag = "aiohttp", operation_id = "aiohttp_login",
+    request_body = LoginBody, responses(
+    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 400, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 401, description = "`AuthenticationFailedException`, or a second factor is required", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 403, description = "The password has expired", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 415, description = "The body is not JSON (UTF-8)", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 429, description = "Throttled", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "seconds"))),
+    (status = 503, description = "The password hashing queue is full", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "seconds")))))]
 async fn login(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -209,9 +238,10 @@ async fn login(
 }
 
 /// The authenticated user, from live state — spec §3 `GET /me`.
-#[utoipa::path(get, path = "/me", tag = "aiohttp", security(("bearer" = [])), responses(
-    (status = 200, body = MeResponse),
-    (status = 401, description = "AuthRequired, InvalidToken or TokenExpired")))]
+#[utoipa::path(get, path = "/me", tag = "aiohttp", operation_id = "aiohttp_me",
+    security(("bearer" = [])), responses(
+    (status = 200, description = "The user", body = MeResponse),
+    (status = 401, description = "`AuthRequiredException`, `InvalidTokenException` or `TokenExpiredException`", body = ProblemBody, content_type = "application/problem+json")))]
 async fn me(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -236,10 +266,13 @@ async fn me(
 }
 
 /// Exchange a refresh token (rotated) — spec §3 `POST /auth/refresh`.
-#[utoipa::path(post, path = "/auth/refresh", tag = "aiohttp", request_body = RefreshBody, responses(
-    (status = 200, body = TokenResponse),
-    (status = 400, description = "body is not JSON"),
-    (status = 401, description = "InvalidRefreshToken or InvalidToken")))]
+#[utoipa::path(post, path = "/auth/refresh", tag = "aiohttp", operation_id = "aiohttp_refresh",
+    request_body = RefreshBody, responses(
+    (status = 200, description = "The rotated pair", body = TokenResponse),
+    (status = 400, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 401, description = "`InvalidRefreshTokenException`, or `InvalidTokenException` for a bad `Authorization`", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 415, description = "The body is not JSON (UTF-8)", body = ProblemBody, content_type = "application/problem+json")))]
 async fn refresh(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -125,7 +125,7 @@ impl From<BodyError> for ArgonError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Request body must be JSON",
             ),
-            BodyError::Invalid(_) => Self::bad_request("Invalid request body"),
+            BodyError::Invalid(_) | BodyError::Nul(_) => Self::bad_request("Invalid request body"),
         }
     }
 }
@@ -184,42 +184,106 @@ fn credentials(body: &Map<String, Value>, non_empty: bool) -> Result<(String, St
     }
 }
 
+/// A session: its access token and the permissions of the user's role.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ArgonToken)]
+#[serde(deny_unknown_fields)]
 struct TokenResponse {
     /// Session access token (JWT).
     token: String,
+    #[schema(value_type = Vec<Permission>)]
     permissions: Vec<&'static str>,
 }
 
+/// Who the bearer is, read live.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ArgonState)]
+#[serde(deny_unknown_fields)]
 struct StateResponse {
+    /// Always `true` (an unauthenticated caller gets a 401).
     authenticated: bool,
     username: String,
+    #[schema(value_type = Vec<Permission>)]
     permissions: Vec<&'static str>,
 }
 
+/// The profile changed; a fresh session for the caller.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ArgonProfileUpdated)]
+#[serde(deny_unknown_fields)]
 struct ProfileResponse {
+    #[schema(value_type = String, pattern = "^Profile updated successfully$")]
     message: &'static str,
     token: String,
+    #[schema(value_type = Vec<Permission>)]
     permissions: Vec<&'static str>,
 }
 
+/// An Argon permission string (spec §2).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ArgonPermission)]
+#[allow(dead_code)]
+enum Permission {
+    #[serde(rename = "admin.*")]
+    Admin,
+    #[serde(rename = "servers.manage")]
+    ServersManage,
+    #[serde(rename = "servers.view")]
+    ServersView,
+}
+
+// What `ArgonError` renders.
+/// The error body (spec §3).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ArgonErrorBody)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ErrorBody {
+    error: String,
+    /// On a 403 for a missing permission: the permission required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    required: Option<String>,
+}
+
+/// `POST /api/auth/register` body (unknown fields are ignored).
 #[derive(serde::Deserialize, ToSchema)]
+#[schema(as = ArgonRegisterRequest)]
+#[allow(dead_code)]
+struct RegisterBody {
+    /// 1–254 characters after trimming and NFKC; not another account's
+    /// username or email.
+    username: String,
+    /// 8–256 characters; the core password policy.
+    password: String,
+}
+
+/// `POST /api/auth/login` body (unknown fields are ignored).
+#[derive(serde::Deserialize, ToSchema)]
+#[schema(as = ArgonLoginRequest)]
 #[allow(dead_code)]
 struct Credentials {
+    /// Username or email.
+    #[schema(min_length = 1)]
     username: String,
+    #[schema(min_length = 1)]
     password: String,
     /// A current TOTP code or an unused recovery code; required once the user
     /// has a second factor.
     otp: Option<String>,
 }
 
+/// `PUT /api/auth/profile` body: `newUsername` and/or `newPassword` (unknown
+/// fields are ignored).
 #[derive(serde::Deserialize, ToSchema)]
+#[schema(as = ArgonProfileRequest)]
 #[allow(dead_code, non_snake_case)]
 struct ProfileBody {
+    /// 1–254 characters after trimming and NFKC.
     newUsername: Option<String>,
+    /// Required with `newPassword`; checked whenever given.
     currentPassword: Option<String>,
+    /// 8–256 characters; the core password policy.
     newPassword: Option<String>,
 }
 
@@ -231,9 +295,14 @@ fn token_response(login: Login) -> Json<TokenResponse> {
 }
 
 /// Create an account and a session — spec §4 `POST /api/auth/register`.
-#[utoipa::path(post, path = "/api/auth/register", tag = "argon", request_body = Credentials, responses(
-    (status = 200, body = TokenResponse), (status = 400, description = "invalid request"),
-    (status = 403, description = "registration disabled")))]
+#[utoipa::path(post, path = "/api/auth/register", tag = "argon", operation_id = "argon_register",
+    request_body = RegisterBody, responses(
+    (status = 200, description = "Registered and signed in", body = TokenResponse),
+    (status = 400, description = "`Username and password required`, `Username already exists`, a password policy failure, `Invalid request body`", body = ErrorBody),
+    (status = 403, description = "`Registration is disabled`", body = ErrorBody),
+    (status = 413, description = "`Request body too large`", body = ErrorBody),
+    (status = 415, description = "`Request body must be JSON`", body = ErrorBody),
+    (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn register(
     State(state): State<AppState>,
     req: Request,
@@ -252,9 +321,16 @@ async fn register(
 }
 
 /// Log in with username (or email) and password — spec §4 `POST /api/auth/login`.
-#[utoipa::path(post, path = "/api/auth/login", tag = "argon", request_body = Credentials, responses(
-    (status = 200, body = TokenResponse), (status = 400, description = "missing fields"),
-    (status = 401, description = "Invalid credentials"), (status = 429, description = "throttled")))]
+#[utoipa::path(post, path = "/api/auth/login", tag = "argon", operation_id = "argon_login",
+    request_body = Credentials, responses(
+    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 400, description = "`Username and password required`, `otp must be a string`, `Invalid request body`", body = ErrorBody),
+    (status = 401, description = "`Invalid credentials`, or a second factor is required", body = ErrorBody),
+    (status = 403, description = "`Password expired`", body = ErrorBody),
+    (status = 413, description = "`Request body too large`", body = ErrorBody),
+    (status = 415, description = "`Request body must be JSON`", body = ErrorBody),
+    (status = 429, description = "`Too many login attempts`", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+    (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -288,8 +364,10 @@ async fn login(
 }
 
 /// Who the bearer is — spec §4 `GET /api/auth/state`.
-#[utoipa::path(get, path = "/api/auth/state", tag = "argon", security(("bearer" = [])), responses(
-    (status = 200, body = StateResponse), (status = 401, description = "not authenticated")))]
+#[utoipa::path(get, path = "/api/auth/state", tag = "argon", operation_id = "argon_state",
+    security(("bearer" = [])), responses(
+    (status = 200, description = "The bearer", body = StateResponse),
+    (status = 401, description = "No valid Bearer (`Authorization header missing or invalid format`, `Invalid token format`, `Token has expired`, `Invalid token`)", body = ErrorBody)))]
 async fn auth_state(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -311,10 +389,16 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
 }
 
 /// Change one's username and/or password — spec §4 `PUT /api/auth/profile`.
-#[utoipa::path(put, path = "/api/auth/profile", tag = "argon", security(("bearer" = [])),
-    request_body = ProfileBody, responses(
-    (status = 200, body = ProfileResponse), (status = 400, description = "invalid request"),
-    (status = 401, description = "Invalid credentials"), (status = 403, description = "Insufficient permissions")))]
+#[utoipa::path(put, path = "/api/auth/profile", tag = "argon", operation_id = "argon_update_profile",
+    security(("bearer" = [])), request_body = ProfileBody, responses(
+    (status = 200, description = "Updated; a fresh session", body = ProfileResponse),
+    (status = 400, description = "`Nothing to update`, `Current password is required to change password`, `Username already exists`, a field or policy failure, `Invalid request body`", body = ErrorBody),
+    (status = 401, description = "No valid Bearer, or `Invalid credentials`: wrong `currentPassword`", body = ErrorBody),
+    (status = 403, description = "`Insufficient permissions` (`required`: `profile.update`), or `Password expired`", body = ErrorBody),
+    (status = 413, description = "`Request body too large`", body = ErrorBody),
+    (status = 415, description = "`Request body must be JSON`", body = ErrorBody),
+    (status = 429, description = "`Too many login attempts`", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+    (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn update_profile(
     State(state): State<AppState>,
     req: Request,

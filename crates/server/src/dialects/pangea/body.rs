@@ -172,3 +172,76 @@ pub fn string_map(
     }
     out
 }
+
+/// Declares the OpenAPI schema of a request body as [`Body`] reads it: the
+/// listed fields, the `config_id` every endpoint ignores (spec §1.2), and
+/// nothing else (`additionalProperties: false`, as [`Body::finish`] refuses
+/// unread keys). Optional fields may be `null` (read as absent). Documentation
+/// only: handlers read their JSON through [`Body`], with the dialect's error codes.
+macro_rules! request_schema {
+    (
+        $(#[$meta:meta])*
+        $name:ident as $schema:ident {
+            $($(#[$field_meta:meta])* $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        #[schema(as = $schema)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        pub struct $name {
+            $($(#[$field_meta])* $field: $ty,)*
+            /// Accepted and ignored (spec §1.2).
+            config_id: Option<String>,
+        }
+    };
+}
+pub(crate) use request_schema;
+
+/// A profile as it is set: at most 64 string values of at most 1024 characters,
+/// keys `^[A-Za-z0-9_.-]{1,64}$` (spec §3.7).
+pub fn profile_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(64))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_.-]{1,64}$")),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(1024)),
+        ))
+        .build()
+}
+
+/// Profile edits: a string sets a key, `null` deletes it (spec §4.5).
+pub fn profile_edits_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_.-]{1,64}$")),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .max_length(Some(1024)),
+        ))
+        .build()
+}
+
+/// A map of string values (group attributes).
+pub fn string_map_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}

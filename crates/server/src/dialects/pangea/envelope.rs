@@ -6,7 +6,10 @@ use aegis_core::{AuthFailure, Error};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::ToSchema;
 
 use super::ids;
 use crate::extract::BodyError;
@@ -178,6 +181,11 @@ impl Failure {
                 "/",
                 "The request body is not a JSON object",
             ),
+            BodyError::Nul(pointer) => Self::field(
+                "InvalidString",
+                &pointer,
+                "Text must not contain NUL characters",
+            ),
         }
     }
 }
@@ -260,3 +268,199 @@ pub fn render_failure(f: Failure, request_time: DateTime<Utc>, now: DateTime<Utc
         ),
     }
 }
+
+// ---- The envelope as the OpenAPI document describes it --------------------
+//
+// What `render` and `render_failure` write, as schemas: the success envelope
+// around each endpoint's `result`, and one failure envelope per HTTP status with
+// the `status` names that status carries (spec §2.3).
+
+/// The schema of `result` on every failure but `ValidationError`: `null`.
+fn null_result() -> Object {
+    ObjectBuilder::new().schema_type(Type::Null).build()
+}
+
+/// A successful answer (spec §2.1): `status` `Success` and the endpoint's `result`.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Envelope<T> {
+    /// `prq_…`; also the `x-request-id` response header.
+    #[schema(pattern = "^prq_[a-z2-7]{32}$")]
+    request_id: String,
+    /// When the request arrived (UTC, microseconds).
+    #[schema(format = DateTime)]
+    request_time: String,
+    /// When the answer was produced.
+    #[schema(format = DateTime)]
+    response_time: String,
+    status: SuccessStatus,
+    #[schema(min_length = 1)]
+    summary: String,
+    result: T,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSuccessStatus)]
+#[allow(dead_code)]
+enum SuccessStatus {
+    Success,
+}
+
+/// `{}`: the result of an endpoint that only acts.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaEmpty)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// A `ValidationError` result: what was wrong, where (spec §2.2).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaValidationErrors)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ValidationErrors {
+    #[schema(min_items = 1)]
+    errors: Vec<FieldErrorDoc>,
+}
+
+// What `FieldError` renders.
+/// One entry of `errors`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaFieldError)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct FieldErrorDoc {
+    code: FieldErrorCode,
+    detail: String,
+    /// A JSON pointer into the request (`/` for the whole body).
+    #[schema(pattern = "^/")]
+    source: String,
+}
+
+/// The `code`s aegis uses (spec §2.2, §9.3).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaFieldErrorCode)]
+#[allow(dead_code)]
+enum FieldErrorCode {
+    FieldRequired,
+    UnexpectedProperty,
+    InvalidString,
+    InvalidInteger,
+    InvalidBool,
+    InvalidObject,
+    InvalidArray,
+    InvalidNull,
+    InvalidValue,
+    DoesNotMatchPattern,
+    NotEnumMember,
+    BelowMinItems,
+    AboveMaxItems,
+    NotWithinRange,
+    BadFormat,
+    BadFormatDateTime,
+    BelowMinLength,
+    AboveMaxLength,
+}
+
+/// A 400: `ValidationError` with `result.errors`, or a refused token, code or
+/// password in the body with `result` `null`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaBadRequest)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BadRequest {
+    #[schema(pattern = "^prq_[a-z2-7]{32}$")]
+    request_id: String,
+    #[schema(format = DateTime)]
+    request_time: String,
+    #[schema(format = DateTime)]
+    response_time: String,
+    status: BadRequestStatus,
+    #[schema(min_length = 1)]
+    summary: String,
+    /// `{"errors": […]}` with `ValidationError`, else `null`.
+    #[schema(required = true)]
+    result: Option<ValidationErrors>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaBadRequestStatus)]
+#[allow(dead_code)]
+enum BadRequestStatus {
+    ValidationError,
+    InvalidToken,
+    ExpiredToken,
+    InvalidCode,
+    AuthenticationFailure,
+    CantRefreshToken,
+}
+
+/// Every other failure: a status name, a sentence, `result` `null`.
+macro_rules! failure_schema {
+    ($(#[$doc:meta])* $name:ident as $schema:ident, $status:ident as $status_schema:ident { $($s:ident),+ }) => {
+        $(#[$doc])*
+        #[derive(Serialize, ToSchema)]
+        #[schema(as = $schema)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        pub struct $name {
+            #[schema(pattern = "^prq_[a-z2-7]{32}$")]
+            request_id: String,
+            #[schema(format = DateTime)]
+            request_time: String,
+            #[schema(format = DateTime)]
+            response_time: String,
+            status: $status,
+            #[schema(min_length = 1)]
+            summary: String,
+            #[schema(schema_with = null_result)]
+            result: (),
+        }
+
+        #[derive(Serialize, ToSchema)]
+        #[schema(as = $status_schema)]
+        #[allow(dead_code)]
+        enum $status {
+            $($s),+
+        }
+    };
+}
+
+failure_schema!(
+    /// 401: the Bearer is missing, malformed, unknown, expired or revoked.
+    Unauthorized as PangeaUnauthorized,
+    UnauthorizedStatus as PangeaUnauthorizedStatus { Unauthorized }
+);
+failure_schema!(
+    /// 403: the Bearer's role may not call the endpoint, or its user must first
+    /// change the password or give a second factor.
+    Forbidden as PangeaForbidden,
+    ForbiddenStatus as PangeaForbiddenStatus { Forbidden, PasswordExpired, MfaRequired }
+);
+failure_schema!(
+    /// 404: the user the selectors name, or the group, authenticator, session,
+    /// import job or source, does not exist.
+    NotFound as PangeaNotFound,
+    NotFoundStatus as PangeaNotFoundStatus { UserNotFound, NotFound }
+);
+failure_schema!(
+    /// 409: the email, username or group name is taken, or the change would
+    /// leave no active admin.
+    Conflict as PangeaConflict,
+    ConflictStatus as PangeaConflictStatus { UserExists, GroupExists, LastAdmin }
+);
+failure_schema!(
+    /// 413: the body (or upload) is over the limit.
+    TooLarge as PangeaPayloadTooLarge,
+    TooLargeStatus as PangeaPayloadTooLargeStatus { PayloadTooLarge }
+);
+failure_schema!(
+    /// 429: throttled; `Retry-After` says for how long.
+    TooManyRequests as PangeaTooManyRequests,
+    TooManyRequestsStatus as PangeaTooManyRequestsStatus { TooManyRequests }
+);
+failure_schema!(
+    /// 503: the password hashing queue is full; `Retry-After` says when to retry.
+    Unavailable as PangeaServiceNotAvailable,
+    UnavailableStatus as PangeaServiceNotAvailableStatus { ServiceNotAvailable }
+);

@@ -136,6 +136,76 @@ fn condition(key: &str, v: &Value) -> Result<Test, &'static str> {
     })
 }
 
+/// `group/list` `order_by` (spec §7.4).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaGroupOrderBy)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GroupOrderBy {
+    Id,
+    Name,
+    Type,
+    CreatedAt,
+    UpdatedAt,
+}
+
+// Mirrors `condition`.
+/// `group/list` `filter`: equality, `__in` and
+/// `__contains` (each substring must occur) on `id`, `name` (case-insensitive)
+/// and `type`; equality, `__contains` (of the RFC 3339 text) and
+/// `__gt`/`__gte`/`__lt`/`__lte` on the times.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaGroupFilter)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+pub struct GroupFilter {
+    #[schema(nullable = false)]
+    id: Option<String>,
+    #[schema(nullable = false)]
+    id__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    id__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    name: Option<String>,
+    #[schema(nullable = false)]
+    name__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    name__contains: Option<Vec<String>>,
+    #[serde(rename = "type")]
+    #[schema(nullable = false)]
+    kind: Option<String>,
+    #[serde(rename = "type__in")]
+    #[schema(nullable = false)]
+    kind__in: Option<Vec<String>>,
+    #[serde(rename = "type__contains")]
+    #[schema(nullable = false)]
+    kind__contains: Option<Vec<String>>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at: Option<String>,
+    #[schema(nullable = false)]
+    created_at__contains: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at: Option<String>,
+    #[schema(nullable = false)]
+    updated_at__contains: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__lte: Option<String>,
+}
+
 /// A parsed `group/list` request.
 pub struct GroupListing {
     tests: Vec<Test>,

@@ -2,18 +2,26 @@
 
 use aegis_core::authz::Capability;
 use aegis_core::group::{Group, GroupUpdate};
+use std::collections::BTreeMap;
+
 use aegis_core::Error;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::body::string_map;
-use super::envelope::{time, Failure};
+use super::body::{request_schema, string_map, string_map_schema};
+use super::envelope::{
+    time, BadRequest, Empty, Envelope, Failure, Forbidden, NotFound, TooLarge, Unauthorized,
+};
+use super::group_list::{GroupFilter, GroupOrderBy};
+use super::paging::OrderName;
 use super::users::finish;
-use super::{ids, run, user_info, Access, Call};
+use super::{ids, run, user_info, Access, Call, UserInfo};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,20 +34,132 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(group_user_list))
 }
 
-/// The group object.
+/// The group object (spec §4.10, §7.4).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaGroup)]
+#[serde(deny_unknown_fields)]
+pub struct GroupObject {
+    /// `pgi_…`
+    #[schema(pattern = "^pgi_[a-z2-7]{32}$")]
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    description: Option<String>,
+    attributes: BTreeMap<String, String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// The group object of a group.
 pub fn group_object(g: &Group) -> Value {
-    let mut v = json!({
-        "id": ids::encode(ids::GROUP, g.id),
-        "name": g.name,
-        "type": g.kind,
-        "attributes": g.attributes,
-        "created_at": time(g.created_at),
-        "updated_at": time(g.updated_at),
-    });
-    if let Some(d) = &g.description {
-        v["description"] = json!(d);
+    json!(GroupObject {
+        id: ids::encode(ids::GROUP, g.id),
+        name: g.name.clone(),
+        kind: g.kind.clone(),
+        description: g.description.clone(),
+        attributes: g.attributes.clone(),
+        created_at: time(g.created_at),
+        updated_at: time(g.updated_at),
+    })
+}
+
+request_schema! {
+    /// `group/create` (spec §7.4); the name is unique (case-insensitively).
+    GroupCreateBody as PangeaGroupCreateRequest {
+        name: String,
+        #[serde(rename = "type")]
+        kind: String,
+        description: Option<String>,
+        #[schema(schema_with = string_map_schema, nullable)]
+        attributes: Option<BTreeMap<String, String>>,
     }
-    v
+}
+
+request_schema! {
+    /// A group by id (`group/get`, `group/delete`).
+    GroupIdBody as PangeaGroupIdRequest {
+        #[schema(pattern = "^pgi_[a-z2-7]{32}$")]
+        id: String,
+    }
+}
+
+request_schema! {
+    /// `group/update` (spec §7.4): the given fields change, the others stay.
+    GroupUpdateBody as PangeaGroupUpdateRequest {
+        #[schema(pattern = "^pgi_[a-z2-7]{32}$")]
+        id: String,
+        name: Option<String>,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        description: Option<String>,
+        /// Replaces all attributes.
+        #[schema(schema_with = string_map_schema, nullable)]
+        attributes: Option<BTreeMap<String, String>>,
+    }
+}
+
+request_schema! {
+    /// `group/list` (spec §7.4).
+    GroupListBody as PangeaGroupListRequest {
+        filter: Option<GroupFilter>,
+        /// The `last` of the previous page (bound to the same filter and order).
+        last: Option<String>,
+        order: Option<OrderName>,
+        /// Default `name`.
+        order_by: Option<GroupOrderBy>,
+        /// Default 20; more than 1000 is 1000.
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+request_schema! {
+    /// `group/user/list` (spec §7.4): members by user id.
+    GroupUserListBody as PangeaGroupUserListRequest {
+        #[schema(pattern = "^pgi_[a-z2-7]{32}$")]
+        id: String,
+        /// The `last` of the previous page.
+        #[schema(pattern = "^(pui_[a-z2-7]{32})?$")]
+        last: Option<String>,
+        /// Default 20; more than 1000 is 1000.
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+/// `group/list` result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaGroupList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct GroupList {
+    groups: Vec<GroupObject>,
+    #[schema(minimum = 0)]
+    count: u64,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last: Option<String>,
+}
+
+/// `group/user/list` result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaGroupUserList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct GroupUserList {
+    users: Vec<UserInfo>,
+    #[schema(minimum = 0)]
+    count: u64,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last: Option<String>,
 }
 
 fn name_taken(e: Error) -> Failure {
@@ -66,7 +186,15 @@ fn decode(id: Option<String>) -> Result<Uuid, Failure> {
 }
 
 /// Create a group — spec §7.4.
-#[utoipa::path(post, path = "/v2/group/create", tag = "pangea", responses((status = 200, description = "Group created")))]
+#[utoipa::path(post, path = "/v2/group/create", tag = "pangea", operation_id = "pangea_group_create",
+    security(("bearer" = [])),
+    request_body = GroupCreateBody,
+    responses(
+        (status = 200, description = "Group created", body = Envelope<GroupObject>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, a field breaks the core's rules, or the name is taken (`InvalidValue` at `/name`)", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_create(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -101,7 +229,16 @@ async fn group_create(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// One group — spec §7.4.
-#[utoipa::path(post, path = "/v2/group/get", tag = "pangea", responses((status = 200, description = "Group found")))]
+#[utoipa::path(post, path = "/v2/group/get", tag = "pangea", operation_id = "pangea_group_get",
+    security(("bearer" = [])),
+    request_body = GroupIdBody,
+    responses(
+        (status = 200, description = "Group found", body = Envelope<GroupObject>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: the group does not exist", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_get(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -122,7 +259,16 @@ async fn group_get(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// Change a group — spec §7.4.
-#[utoipa::path(post, path = "/v2/group/update", tag = "pangea", responses((status = 200, description = "Group updated")))]
+#[utoipa::path(post, path = "/v2/group/update", tag = "pangea", operation_id = "pangea_group_update",
+    security(("bearer" = [])),
+    request_body = GroupUpdateBody,
+    responses(
+        (status = 200, description = "Group updated", body = Envelope<GroupObject>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, a field breaks the core's rules, or the name is taken (`InvalidValue` at `/name`)", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: the group does not exist", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_update(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -157,7 +303,16 @@ async fn group_update(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// Delete a group (and its memberships) — spec §7.4.
-#[utoipa::path(post, path = "/v2/group/delete", tag = "pangea", responses((status = 200, description = "Group deleted")))]
+#[utoipa::path(post, path = "/v2/group/delete", tag = "pangea", operation_id = "pangea_group_delete",
+    security(("bearer" = [])),
+    request_body = GroupIdBody,
+    responses(
+        (status = 200, description = "Group deleted", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: the group does not exist", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_delete(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -189,7 +344,15 @@ fn size_of(call: &mut Call) -> u32 {
 }
 
 /// Groups, filtered and ordered — spec §7.4.
-#[utoipa::path(post, path = "/v2/group/list", tag = "pangea", responses((status = 200, description = "groups, count, last")))]
+#[utoipa::path(post, path = "/v2/group/list", tag = "pangea", operation_id = "pangea_group_list",
+    security(("bearer" = [])),
+    request_body = GroupListBody,
+    responses(
+        (status = 200, description = "`groups`, `count`, and `last` when another page exists", body = Envelope<GroupList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or `last` is not a cursor of this listing", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_list(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -214,7 +377,16 @@ async fn group_list(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// Members of a group — spec §7.4.
-#[utoipa::path(post, path = "/v2/group/user/list", tag = "pangea", responses((status = 200, description = "users, count, last")))]
+#[utoipa::path(post, path = "/v2/group/user/list", tag = "pangea", operation_id = "pangea_group_user_list",
+    security(("bearer" = [])),
+    request_body = GroupUserListBody,
+    responses(
+        (status = 200, description = "`users`, `count`, and `last` when another page exists", body = Envelope<GroupUserList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: the group does not exist", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_user_list(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,

@@ -71,6 +71,38 @@ pub fn request_id() -> String {
     format!("prq_{}", BASE32_NOPAD.encode(&bytes).to_ascii_lowercase())
 }
 
+// ---- Schemas of the ids and times, for the OpenAPI document ---------------
+
+/// A user id, `pui_…`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaUserId, pattern = "^pui_[a-z2-7]{32}$")]
+#[allow(dead_code)]
+pub struct UserId(String);
+
+/// A group id, `pgi_…`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaGroupId, pattern = "^pgi_[a-z2-7]{32}$")]
+#[allow(dead_code)]
+pub struct GroupId(String);
+
+/// A session or token id, `pmt_…`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaSessionId, pattern = "^pmt_[a-z2-7]{32}$")]
+#[allow(dead_code)]
+pub struct SessionId(String);
+
+/// An import job id, `pum_…`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaImportJobId, pattern = "^pum_[a-z2-7]{32}$")]
+#[allow(dead_code)]
+pub struct ImportJobId(String);
+
+/// An RFC 3339 instant; aegis writes UTC with microseconds and `Z` (spec §3.2).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaTimestamp, format = DateTime)]
+#[allow(dead_code)]
+pub struct Timestamp(String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

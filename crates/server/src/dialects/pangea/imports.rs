@@ -19,13 +19,17 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::body::Body;
-use super::envelope::{time, Failure};
-use super::paging::{self, Cursor};
+use super::body::{request_schema, Body};
+use super::envelope::{
+    time, BadRequest, Envelope, Failure, Forbidden, NotFound, TooLarge, Unauthorized,
+};
+use super::paging::{self, Cursor, OrderName};
 use super::users::finish;
 use super::{ids, run, run_raw, Access, Call};
 use crate::state::AppState;
@@ -38,6 +42,412 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import_list))
         // The upload is bounded by the import limit, enforced while it streams.
         .layer(DefaultBodyLimit::disable())
+}
+
+// ---- Request and result schemas (spec §6), for the OpenAPI document ---------
+
+/// The parts of `users/sources/upload` (spec §6.1), in any order; other parts
+/// are ignored.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSourceUploadRequest)]
+#[allow(dead_code)]
+struct UploadParts {
+    /// JSON; its own keys are reported under `/request`.
+    request: UploadRequestPart,
+    /// The CSV file: UTF-8, a header row of unique non-empty names.
+    #[schema(value_type = String, format = Binary)]
+    upload: Vec<u8>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSourceUploadRequestPart)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct UploadRequestPart {
+    transfer_method: TransferMethod,
+    file_type: FileType,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaTransferMethod)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum TransferMethod {
+    Multipart,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaFileType)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum FileType {
+    Csv,
+}
+
+/// `users/sources/upload` result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSourceUploaded)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Uploaded {
+    object: SourceDoc,
+}
+
+/// An uploaded source: its columns and what an import can fill.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportSource)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SourceDoc {
+    /// `pus_…`
+    #[schema(pattern = "^pus_[a-z2-7]{32}$")]
+    id: String,
+    /// One per header column, in file order.
+    source_fields: Vec<SourceFieldDoc>,
+    /// The fields an import can fill.
+    pangea_fields: Vec<PangeaFieldDoc>,
+    password_hash_algorithms: Vec<HashAlgorithmName>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSourceField)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SourceFieldDoc {
+    source_field_name: String,
+    /// Inferred from the first values.
+    source_field_type: SourceFieldType,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSourceFieldType)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SourceFieldType {
+    Bool,
+    Int,
+    Float,
+    Date,
+    Datetime,
+    String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaOfferedField)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PangeaFieldDoc {
+    pangea_field_name: String,
+    pangea_field_type: PangeaFieldType,
+    required: bool,
+    is_profile_field: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaFieldType)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum PangeaFieldType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Date,
+    Datetime,
+    Email,
+    Phone,
+}
+
+/// The password hash algorithms of spec §6.2.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaHashAlgorithm)]
+#[serde(rename_all = "UPPERCASE")]
+#[allow(dead_code)]
+enum HashAlgorithmName {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+    Bcrypt,
+    Pbkdf2,
+    Argon2,
+    Scrypt,
+    #[serde(rename = "FIREBASE-SCRYPT")]
+    FirebaseScrypt,
+}
+
+request_schema! {
+    /// `users/import` (spec §6.2).
+    ImportBody as PangeaUserImportRequest {
+        name: String,
+        #[schema(pattern = "^pus_[a-z2-7]{32}$")]
+        source_id: String,
+        /// Exactly one mapping to `email`; each Pangea field at most once.
+        field_mappings: Vec<FieldMappingDoc>,
+    }
+}
+
+// Mirrors `read_mappings`.
+/// One column → field mapping.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaFieldMapping)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct FieldMappingDoc {
+    source_field: MappedSourceField,
+    pangea_field: MappedPangeaField,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaMappedSourceField)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct MappedSourceField {
+    /// A column of the source's header.
+    source_field_name: String,
+    /// A hint; any value.
+    source_field_type: String,
+    tags: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaMappedField)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct MappedPangeaField {
+    /// An offered field, or a profile key with `is_profile_field`.
+    pangea_field_name: String,
+    /// The type offered for that field.
+    pangea_field_type: String,
+    required: Option<bool>,
+    is_profile_field: Option<bool>,
+    tags: Option<Vec<serde_json::Value>>,
+    /// Only on the `password` field, which needs it.
+    password_hash_params: Option<HashParamsDoc>,
+}
+
+// Mirrors `hash_params`.
+/// `password_hash_params` (spec §6.2).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaPasswordHashParams)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HashParamsDoc {
+    algorithm: HashAlgorithmName,
+    #[schema(minimum = 1, maximum = 1_500_000)]
+    iterations: Option<u64>,
+    #[schema(minimum = 1, maximum = 1024)]
+    key_length: Option<u64>,
+    /// KiB.
+    #[schema(minimum = 1, maximum = 65_536)]
+    memory: Option<u64>,
+    #[schema(minimum = 1, maximum = 4)]
+    parallelism: Option<u64>,
+    #[schema(minimum = 1, maximum = 8)]
+    block_size: Option<u64>,
+    /// A power of 2.
+    #[schema(minimum = 2, maximum = 1_099_511_627_776_u64)]
+    cost_factor: Option<u64>,
+    salt: Option<String>,
+    salt_order: Option<SaltOrderName>,
+    digest_algorithm: Option<DigestName>,
+    salt_separator: Option<String>,
+    /// Base64 (FIREBASE-SCRYPT).
+    signer_key: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSaltOrder)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SaltOrderName {
+    Prefix,
+    Suffix,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaDigestAlgorithm)]
+#[serde(rename_all = "UPPERCASE")]
+#[allow(dead_code)]
+enum DigestName {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+request_schema! {
+    /// `users/import/get` (spec §6.3): the rows of each flagged status come in
+    /// `details`.
+    ImportGetBody as PangeaUserImportGetRequest {
+        #[schema(pattern = "^pum_[a-z2-7]{32}$")]
+        id: String,
+        verbose_failed: Option<bool>,
+        verbose_skipped: Option<bool>,
+        verbose_success: Option<bool>,
+    }
+}
+
+/// `users/import/list` `order_by` (spec §6.4).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportOrderBy)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ImportOrderBy {
+    Id,
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    /// Sorts as `created_at`.
+    Type,
+    /// Sorts as `created_at`.
+    PublishedAt,
+    /// Sorts as `created_at`.
+    Text,
+}
+
+// Mirrors `read_filter`.
+/// `users/import/list` `filter` (spec §6.4).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportFilter)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+struct ImportFilter {
+    #[schema(nullable = false, pattern = "^pum_[a-z2-7]{32}$")]
+    id: Option<String>,
+    #[schema(nullable = false)]
+    id__in: Option<Vec<ids::ImportJobId>>,
+    #[schema(nullable = false)]
+    id__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    name: Option<String>,
+    #[schema(nullable = false)]
+    name__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    name__contains: Option<Vec<String>>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    updated_at__lte: Option<String>,
+}
+
+request_schema! {
+    /// `users/import/list` (spec §6.4).
+    ImportListBody as PangeaUserImportListRequest {
+        filter: Option<ImportFilter>,
+        /// The `last` of the previous page (bound to the same filter and order).
+        last: Option<String>,
+        order: Option<OrderName>,
+        order_by: Option<ImportOrderBy>,
+        /// Default 20; more than 1000 is 1000.
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+// Mirrors `job_object`.
+/// An import job (spec §6.2).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportJob)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ImportJobDoc {
+    /// `pum_…`
+    #[schema(pattern = "^pum_[a-z2-7]{32}$")]
+    id: String,
+    name: String,
+    status: JobStatusName,
+    summary: JobSummaryDoc,
+    /// The rows asked for with `verbose_*` (`import/get`); else empty.
+    details: Vec<RowDoc>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum JobStatusName {
+    Pending,
+    Success,
+    Failed,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportSummary)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JobSummaryDoc {
+    /// Rows processed: `successful` + `failed` + `skipped`.
+    total: u64,
+    successful: u64,
+    failed: u64,
+    skipped: u64,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// One row's outcome.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportRow)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RowDoc {
+    /// The created (or existing) user, `pui_…`; `""` for a failed row.
+    #[schema(pattern = "^(pui_[a-z2-7]{32})?$")]
+    user_id: String,
+    status: RowStatusName,
+    /// `row N: field: reason` for a failed row.
+    message: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportRowStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum RowStatusName {
+    Success,
+    Skipped,
+    Failed,
+}
+
+/// `users/import/list` result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaImportList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ImportList {
+    /// Jobs, `details` empty.
+    user_imports: Vec<ImportJobDoc>,
+    /// Jobs matching the filter, on all pages.
+    #[schema(minimum = 0)]
+    count: u64,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last: Option<String>,
 }
 
 /// The path whose body the hygiene middleware must not buffer.
@@ -76,9 +486,15 @@ fn upload_invalid(detail: &str) -> Failure {
 }
 
 /// Upload a CSV source — spec §6.1.
-#[utoipa::path(post, path = "/v2/users/sources/upload", tag = "pangea",
-    request_body(content_type = "multipart/form-data", description = "parts `request` (JSON) and `upload` (the file)"),
-    responses((status = 200, description = "Source uploaded")))]
+#[utoipa::path(post, path = "/v2/users/sources/upload", tag = "pangea", operation_id = "pangea_users_sources_upload",
+    security(("bearer" = [])),
+    request_body(content = UploadParts, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Source uploaded", body = Envelope<Uploaded>),
+        (status = 400, description = "`ValidationError`: a part is missing or twice, `request` breaks its schema, the body is not multipart, or the file is not a CSV with a header (`InvalidValue` at `/upload`)", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 413, description = "`PayloadTooLarge`: the upload is over the import limit", body = TooLarge)))]
 async fn sources_upload(State(s): State<AppState>, req: Request) -> Response {
     let mut res = run_raw(s, req, Access::Service(Capability::Administer), upload).await;
     if res.status() != StatusCode::OK {
@@ -638,7 +1054,16 @@ fn mapping_failure(e: &MappingError, mapping: &Mapping, positions: &[usize]) -> 
 }
 
 /// Start an import job — spec §6.2.
-#[utoipa::path(post, path = "/v2/users/import", tag = "pangea", responses((status = 200, description = "Import started")))]
+#[utoipa::path(post, path = "/v2/users/import", tag = "pangea", operation_id = "pangea_users_import",
+    security(("bearer" = [])),
+    request_body = ImportBody,
+    responses(
+        (status = 200, description = "Import started (normally `pending`)", body = Envelope<ImportJobDoc>),
+        (status = 400, description = "`ValidationError`: the body or a mapping breaks the schema or the mapping rules, or names a column the source does not have", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: the import source does not exist (or has expired)", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn import_start(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -716,7 +1141,16 @@ fn job_id(body: &mut Body) -> Option<String> {
 }
 
 /// One import job, with the rows asked for — spec §6.3.
-#[utoipa::path(post, path = "/v2/users/import/get", tag = "pangea", responses((status = 200, description = "Import found")))]
+#[utoipa::path(post, path = "/v2/users/import/get", tag = "pangea", operation_id = "pangea_users_import_get",
+    security(("bearer" = [])),
+    request_body = ImportGetBody,
+    responses(
+        (status = 200, description = "Import found", body = Envelope<ImportJobDoc>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: the import job does not exist", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn import_get(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -921,7 +1355,15 @@ fn read_filter(body: &mut Body) -> Vec<Cond> {
 
 /// List import jobs — spec §6.4. Jobs are few (one per migration), so they are
 /// filtered and paged in memory; the cursor is the usual bound keyset cursor.
-#[utoipa::path(post, path = "/v2/users/import/list", tag = "pangea", responses((status = 200, description = "user_imports, count, last")))]
+#[utoipa::path(post, path = "/v2/users/import/list", tag = "pangea", operation_id = "pangea_users_import_list",
+    security(("bearer" = [])),
+    request_body = ImportListBody,
+    responses(
+        (status = 200, description = "`user_imports`, `count`, and `last` when another page exists", body = Envelope<ImportList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or `last` is not a cursor of this listing", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn import_list(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,

@@ -183,6 +183,135 @@ fn order_by(name: &str) -> Option<UserOrder> {
     })
 }
 
+// Mirrors `order_by`.
+/// `user/list` `order_by` (spec §4.3).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaUserOrderBy)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum UserOrderBy {
+    Id,
+    CreatedAt,
+    LastLoginAt,
+    LastLoginIp,
+    LoginCount,
+    Email,
+    /// Sorts as `created_at`.
+    ActiveTokenId,
+    /// Sorts as `created_at`.
+    AcceptedEulaId,
+    /// Sorts as `created_at`.
+    AcceptedPrivacyPolicyId,
+}
+
+// Mirrors `parse_filter`.
+/// `user/list` `filter` (spec §3.8, §4.3): one
+/// key per field and operator. Text compares case-insensitively; `require_mfa`
+/// matches users with a TOTP or passkey; `scopes` (non-empty) and the
+/// `accepted_*` and `last_login_city`/`_country` fields match only absence.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaUserFilter)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+pub struct UserFilter {
+    #[schema(nullable = false, pattern = "^pui_[a-z2-7]{32}$")]
+    id: Option<String>,
+    #[schema(nullable = false)]
+    id__in: Option<Vec<super::ids::UserId>>,
+    #[schema(nullable = false)]
+    id__contains: Option<Vec<super::ids::UserId>>,
+    #[schema(nullable = false)]
+    email: Option<String>,
+    #[schema(nullable = false)]
+    email__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    email__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    username: Option<String>,
+    #[schema(nullable = false)]
+    username__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    username__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    last_login_ip: Option<String>,
+    #[schema(nullable = false)]
+    last_login_ip__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    last_login_ip__contains: Option<Vec<String>>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at: Option<String>,
+    #[schema(nullable = false)]
+    created_at__in: Option<Vec<super::ids::Timestamp>>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    last_login_at: Option<String>,
+    #[schema(nullable = false)]
+    last_login_at__in: Option<Vec<super::ids::Timestamp>>,
+    #[schema(nullable = false, format = DateTime)]
+    last_login_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    last_login_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    last_login_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    last_login_at__lte: Option<String>,
+    #[schema(nullable = false)]
+    login_count: Option<i64>,
+    #[schema(nullable = false)]
+    login_count__in: Option<Vec<i64>>,
+    #[schema(nullable = false)]
+    login_count__gt: Option<i64>,
+    #[schema(nullable = false)]
+    login_count__gte: Option<i64>,
+    #[schema(nullable = false)]
+    login_count__lt: Option<i64>,
+    #[schema(nullable = false)]
+    login_count__lte: Option<i64>,
+    #[schema(nullable = false)]
+    disabled: Option<bool>,
+    #[schema(nullable = false)]
+    disabled__in: Option<Vec<bool>>,
+    #[schema(nullable = false)]
+    verified: Option<bool>,
+    #[schema(nullable = false)]
+    verified__in: Option<Vec<bool>>,
+    #[schema(nullable = false)]
+    require_mfa: Option<bool>,
+    #[schema(nullable = false)]
+    scopes: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    accepted_eula_id: Option<String>,
+    #[schema(nullable = false)]
+    accepted_eula_id__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    accepted_eula_id__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    accepted_privacy_policy_id: Option<String>,
+    #[schema(nullable = false)]
+    accepted_privacy_policy_id__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    accepted_privacy_policy_id__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    last_login_city: Option<String>,
+    #[schema(nullable = false)]
+    last_login_city__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    last_login_city__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    last_login_country: Option<String>,
+    #[schema(nullable = false)]
+    last_login_country__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    last_login_country__contains: Option<Vec<String>>,
+}
+
 /// A parsed listing request.
 pub struct Listing {
     pub query: UserQuery,

@@ -15,15 +15,18 @@ mod session_list;
 mod sessions;
 mod users;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use aegis_core::authz::{require, Capability};
-use aegis_core::service::{Authenticator, AuthenticatorKind, UserInfo};
+use aegis_core::service::{Authenticator, AuthenticatorKind, UserInfo as CoreUserInfo};
 use aegis_core::{Actor, Principal, User};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
 use body::Body;
@@ -250,60 +253,122 @@ impl Selector {
     }
 }
 
-/// The user-info object (spec §3.4).
 /// An authenticator object (spec §3.5): `password`, `totp` or `passkey`, with a
 /// passkey's nickname as `provider_name` and its relying party as `rpid`.
-fn authenticator(a: &Authenticator) -> Value {
-    let kind = match a.kind {
-        AuthenticatorKind::Password => "password",
-        AuthenticatorKind::Totp => "totp",
-        AuthenticatorKind::Passkey => "passkey",
-    };
-    let mut v = json!({
-        "id": ids::encode(ids::AUTHENTICATOR, a.id),
-        "type": kind,
-        "provider": kind,
-        "enabled": a.enabled,
-        "created_at": time(a.created_at),
-        "updated_at": time(a.updated_at),
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(name) = &a.name {
-            obj.insert("provider_name".into(), json!(name));
-        }
-        if let Some(rp_id) = &a.rp_id {
-            obj.insert("rpid".into(), json!(rp_id));
-        }
-    }
-    v
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaAuthenticator)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticatorInfo {
+    /// `pau_…`
+    #[schema(pattern = "^pau_[a-z2-7]{32}$")]
+    id: String,
+    #[serde(rename = "type")]
+    kind: AuthenticatorType,
+    /// The same as `type`.
+    provider: AuthenticatorType,
+    /// A passkey's nickname.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    provider_name: Option<String>,
+    /// A passkey's relying party.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    rpid: Option<String>,
+    enabled: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
 }
 
-pub fn user_info(info: &UserInfo) -> Value {
-    let u = &info.user;
-    let mut v = json!({
-        "id": ids::encode(ids::USER, u.id),
-        "email": u.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
-        "username": u.username.as_str(),
-        "profile": u.profile,
-        "verified": u.verified,
-        "disabled": !u.active,
-        "locked_out": info.locked_out,
-        "created_at": time(u.created_at),
-        "login_count": u.login_count,
-        "authenticators": info.authenticators.iter().map(authenticator).collect::<Vec<_>>(),
-        "groups": info.groups.iter().map(|g| ids::encode(ids::GROUP, *g)).collect::<Vec<_>>(),
-    });
-    let obj = v.as_object_mut().map(|o| o as &mut Map<String, Value>);
-    if let Some(obj) = obj {
-        if let Some(t) = u.last_login_at {
-            obj.insert("last_login_at".into(), json!(time(t)));
-        }
-        if let Some(ip) = &u.last_login_ip {
-            obj.insert("last_login_ip".into(), json!(ip));
-        }
-        if let Some(phone) = &u.phone {
-            obj.insert("phone".into(), json!(phone));
-        }
+/// The authenticator types aegis has (a subset of the spec's enum).
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[schema(as = PangeaAuthenticatorType)]
+#[serde(rename_all = "lowercase")]
+enum AuthenticatorType {
+    Password,
+    Totp,
+    Passkey,
+}
+
+fn authenticator(a: &Authenticator) -> AuthenticatorInfo {
+    let kind = match a.kind {
+        AuthenticatorKind::Password => AuthenticatorType::Password,
+        AuthenticatorKind::Totp => AuthenticatorType::Totp,
+        AuthenticatorKind::Passkey => AuthenticatorType::Passkey,
+    };
+    AuthenticatorInfo {
+        id: ids::encode(ids::AUTHENTICATOR, a.id),
+        kind,
+        provider: kind,
+        provider_name: a.name.clone(),
+        rpid: a.rp_id.clone(),
+        enabled: a.enabled,
+        created_at: time(a.created_at),
+        updated_at: time(a.updated_at),
     }
-    v
+}
+
+/// The user-info object (spec §3.4): optional facts are left out, never `null`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaUserInfo)]
+#[serde(deny_unknown_fields)]
+pub struct UserInfo {
+    /// `pui_…`
+    #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+    id: String,
+    /// `""` for a user without an email.
+    email: String,
+    username: String,
+    profile: BTreeMap<String, String>,
+    verified: bool,
+    disabled: bool,
+    /// A throttle lock-out is in force.
+    locked_out: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(minimum = 0)]
+    login_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
+    last_login_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last_login_ip: Option<String>,
+    /// E.164.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    phone: Option<String>,
+    authenticators: Vec<AuthenticatorInfo>,
+    /// Group ids, `pgi_…`.
+    groups: Vec<String>,
+}
+
+/// The user-info object of a user.
+pub fn user_info(info: &CoreUserInfo) -> Value {
+    let u = &info.user;
+    json!(UserInfo {
+        id: ids::encode(ids::USER, u.id),
+        email: u
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+        username: u.username.as_str().to_owned(),
+        profile: u.profile.clone(),
+        verified: u.verified,
+        disabled: !u.active,
+        locked_out: info.locked_out,
+        created_at: time(u.created_at),
+        login_count: u.login_count,
+        last_login_at: u.last_login_at.map(time),
+        last_login_ip: u.last_login_ip.clone(),
+        phone: u.phone.clone(),
+        authenticators: info.authenticators.iter().map(authenticator).collect(),
+        groups: info
+            .groups
+            .iter()
+            .map(|g| ids::encode(ids::GROUP, *g))
+            .collect(),
+    })
 }

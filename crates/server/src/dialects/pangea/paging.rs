@@ -130,6 +130,17 @@ pub fn last(body: &mut Body, binding: &str) -> Option<Cursor> {
     cursor
 }
 
+/// `order` (spec §3.8), as the OpenAPI document shows it: `asc` (the default)
+/// or `desc`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PangeaOrder)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OrderName {
+    Asc,
+    Desc,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,8 @@
 //! owner's sessions) and `session/list` (everyone's, directory readers). Only
 //! live sessions are listed; `last` is always sent, `""` after the last page.
 
+use std::collections::BTreeMap;
+
 use aegis_core::authz::Capability;
 use aegis_core::identity::fold;
 use aegis_core::query::{After, Page, Value as Q};
@@ -10,13 +12,16 @@ use aegis_core::User;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::body::Body;
-use super::envelope::{time, Failure};
+use super::body::{request_schema, Body};
+use super::envelope::{time, BadRequest, Envelope, Failure, Forbidden, TooLarge, Unauthorized};
+use super::paging::OrderName;
 use super::sessions::body_token;
 use super::users::finish;
 use super::{ids, paging, run, Access, Call};
@@ -177,6 +182,176 @@ fn order_by(name: &str) -> Option<SessionOrder> {
     })
 }
 
+/// `session/list` and `client/session/list` `order_by` (spec §7.2).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSessionOrderBy)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SessionOrderBy {
+    Id,
+    CreatedAt,
+    Identity,
+    Email,
+    Expire,
+    /// Sorts as `created_at`.
+    Type,
+    /// Sorts as `created_at`.
+    ActiveTokenId,
+}
+
+// Mirrors `condition`.
+/// The session listings' `filter` (spec §7.2).
+/// Only live sessions are listed: `enabled: false` matches none; every session
+/// is of `type` `session`; `scopes` (non-empty) and `active_token_id` match none.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSessionFilter)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+struct SessionFilter {
+    #[schema(nullable = false)]
+    enabled: Option<bool>,
+    #[schema(nullable = false)]
+    scopes: Option<Vec<String>>,
+    #[schema(nullable = false, pattern = "^pmt_[a-z2-7]{32}$")]
+    id: Option<String>,
+    #[schema(nullable = false)]
+    id__in: Option<Vec<ids::SessionId>>,
+    #[schema(nullable = false)]
+    id__contains: Option<Vec<ids::SessionId>>,
+    #[schema(nullable = false, pattern = "^pui_[a-z2-7]{32}$")]
+    identity: Option<String>,
+    #[schema(nullable = false)]
+    identity__in: Option<Vec<ids::UserId>>,
+    #[schema(nullable = false)]
+    identity__contains: Option<Vec<ids::UserId>>,
+    #[schema(nullable = false)]
+    email: Option<String>,
+    #[schema(nullable = false)]
+    email__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    email__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    username: Option<String>,
+    #[schema(nullable = false)]
+    username__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    username__contains: Option<Vec<String>>,
+    #[serde(rename = "type")]
+    #[schema(nullable = false)]
+    kind: Option<String>,
+    #[serde(rename = "type__in")]
+    #[schema(nullable = false)]
+    kind__in: Option<Vec<String>>,
+    #[serde(rename = "type__contains")]
+    #[schema(nullable = false)]
+    kind__contains: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    active_token_id: Option<String>,
+    #[schema(nullable = false)]
+    active_token_id__in: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    active_token_id__contains: Option<Vec<String>>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at: Option<String>,
+    #[schema(nullable = false)]
+    created_at__in: Option<Vec<ids::Timestamp>>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    created_at__lte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    expire: Option<String>,
+    #[schema(nullable = false)]
+    expire__in: Option<Vec<ids::Timestamp>>,
+    #[schema(nullable = false, format = DateTime)]
+    expire__gt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    expire__gte: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    expire__lt: Option<String>,
+    #[schema(nullable = false, format = DateTime)]
+    expire__lte: Option<String>,
+}
+
+request_schema! {
+    /// `session/list` (spec §7.2).
+    SessionListBody as PangeaSessionListRequest {
+        filter: Option<SessionFilter>,
+        /// The `last` of the previous page (bound to the same filter and order).
+        last: Option<String>,
+        order: Option<OrderName>,
+        order_by: Option<SessionOrderBy>,
+        /// Default 20; more than 1000 is 1000.
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+request_schema! {
+    /// `client/session/list` (spec §7.2): the sessions of the `token`'s user.
+    ClientSessionListBody as PangeaClientSessionListRequest {
+        token: String,
+        filter: Option<SessionFilter>,
+        /// The `last` of the previous page (bound to the same filter, order and user).
+        last: Option<String>,
+        order: Option<OrderName>,
+        order_by: Option<SessionOrderBy>,
+        /// Default 20; more than 1000 is 1000.
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+/// A listed session (SDK `SessionItem`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSession)]
+#[serde(deny_unknown_fields)]
+struct SessionItem {
+    /// `pmt_…`
+    #[schema(pattern = "^pmt_[a-z2-7]{32}$")]
+    id: String,
+    #[serde(rename = "type")]
+    kind: SessionType,
+    /// Total lifetime, seconds.
+    #[schema(minimum = 1)]
+    life: i64,
+    #[schema(format = DateTime)]
+    expire: String,
+    /// `""` for a user without an email.
+    email: String,
+    profile: BTreeMap<String, String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// The user, `pui_…`.
+    #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+    identity: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSessionType)]
+#[serde(rename_all = "lowercase")]
+enum SessionType {
+    Session,
+}
+
+/// A session listing's result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSessionList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SessionList {
+    sessions: Vec<SessionItem>,
+    /// Sessions matching the filter, on all pages.
+    #[schema(minimum = 0)]
+    count: u64,
+    /// The cursor of the next page; `""` on the last page.
+    last: String,
+}
+
 /// A parsed session listing request.
 struct Listing {
     query: SessionQuery,
@@ -261,17 +436,21 @@ fn cursor_after(listing: &Listing, total: u64, (s, u): &(Session, User)) -> Stri
     paging::encode(&listing.binding, &cursor)
 }
 
-/// The session item (SDK `SessionItem`).
+/// The session item of a session.
 fn session_item((s, u): &(Session, User)) -> Value {
-    json!({
-        "id": ids::encode(ids::TOKEN, s.id),
-        "type": "session",
-        "life": (s.expires_at - s.created_at).num_seconds().max(1),
-        "expire": time(s.expires_at),
-        "email": u.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
-        "profile": u.profile,
-        "created_at": time(s.created_at),
-        "identity": ids::encode(ids::USER, u.id),
+    json!(SessionItem {
+        id: ids::encode(ids::TOKEN, s.id),
+        kind: SessionType::Session,
+        life: (s.expires_at - s.created_at).num_seconds().max(1),
+        expire: time(s.expires_at),
+        email: u
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+        profile: u.profile.clone(),
+        created_at: time(s.created_at),
+        identity: ids::encode(ids::USER, u.id),
     })
 }
 
@@ -291,7 +470,14 @@ fn result(listing: &Listing, page: Page<(Session, User)>) -> (String, Value) {
 }
 
 /// The body token owner's live sessions — spec §7.2 `client/session/list`.
-#[utoipa::path(post, path = "/v2/client/session/list", tag = "pangea", responses((status = 200, description = "sessions, count, last")))]
+#[utoipa::path(post, path = "/v2/client/session/list", tag = "pangea", operation_id = "pangea_client_session_list",
+    security(("bearer" = [])),
+    request_body = ClientSessionListBody,
+    responses(
+        (status = 200, description = "`sessions`, `count` and `last` (`\"\"` on the last page)", body = Envelope<SessionList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or `last` is not a cursor of this listing; `InvalidToken` or `ExpiredToken`: the body's `token` does not work", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn client_session_list(State(s): State<AppState>, req: Request) -> Response {
     run(s, req, Access::Client, |mut call: Call| async move {
         let token = call.body.req_string("token");
@@ -318,7 +504,15 @@ async fn client_session_list(State(s): State<AppState>, req: Request) -> Respons
 }
 
 /// Every user's live sessions — spec §7.2 `session/list`.
-#[utoipa::path(post, path = "/v2/session/list", tag = "pangea", responses((status = 200, description = "sessions, count, last")))]
+#[utoipa::path(post, path = "/v2/session/list", tag = "pangea", operation_id = "pangea_session_list",
+    security(("bearer" = [])),
+    request_body = SessionListBody,
+    responses(
+        (status = 200, description = "`sessions`, `count` and `last` (`\"\"` on the last page)", body = Envelope<SessionList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or `last` is not a cursor of this listing", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn session_list(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,

@@ -2,17 +2,24 @@
 //! user of the body's token) and for admins. Sessions are the core sessions of
 //! every dialect: ending one here ends it on all of them.
 
+use std::collections::BTreeMap;
+
 use aegis_core::authz::Capability;
 use aegis_core::service::{TokenInfo, TokenKind};
 use aegis_core::{AuthFailure, Error};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::envelope::{time, Failure};
+use super::body::request_schema;
+use super::envelope::{
+    time, BadRequest, Empty, Envelope, Failure, Forbidden, NotFound, TooLarge, Unauthorized,
+};
 use super::users::finish;
 use super::{ids, run, Access, Call};
 use crate::state::AppState;
@@ -26,28 +33,124 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_logout))
 }
 
+/// A login-token object (spec §5.1, §7.1): `token` only where the answer hands
+/// the token out.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaLoginToken)]
+#[serde(deny_unknown_fields)]
+pub struct TokenObject {
+    /// The token itself: an access token (JWT) or a refresh token (`ptr_…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    token: Option<String>,
+    /// `pmt_…`: the session (or API token) id.
+    #[schema(pattern = "^pmt_[a-z2-7]{32}$")]
+    id: String,
+    #[serde(rename = "type")]
+    kind: TokenType,
+    /// Total lifetime, seconds.
+    #[schema(minimum = 1)]
+    life: i64,
+    #[schema(format = DateTime)]
+    expire: String,
+    enabled: bool,
+    /// The user, `pui_…`.
+    #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+    identity: String,
+    /// `""` for a user without an email.
+    email: String,
+    profile: BTreeMap<String, String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+/// `user`: an access token; `session`: a refresh token; `service`: an API token.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaTokenType)]
+#[serde(rename_all = "lowercase")]
+enum TokenType {
+    User,
+    Session,
+    Service,
+}
+
 /// The login-token object (`token` included when `secret` is given).
 pub fn token_object(info: &TokenInfo, secret: Option<&str>) -> Value {
     let kind = match info.kind {
-        TokenKind::Access => "user",
-        TokenKind::Refresh => "session",
-        TokenKind::Api => "service",
+        TokenKind::Access => TokenType::User,
+        TokenKind::Refresh => TokenType::Session,
+        TokenKind::Api => TokenType::Service,
     };
-    let mut v = json!({
-        "id": ids::encode(ids::TOKEN, info.id),
-        "type": kind,
-        "life": (info.expires_at - info.created_at).num_seconds().max(1),
-        "expire": time(info.expires_at),
-        "enabled": true,
-        "identity": ids::encode(ids::USER, info.user.id),
-        "email": info.user.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
-        "profile": info.user.profile,
-        "created_at": time(info.created_at),
-    });
-    if let Some(s) = secret {
-        v["token"] = json!(s);
+    json!(TokenObject {
+        token: secret.map(str::to_owned),
+        id: ids::encode(ids::TOKEN, info.id),
+        kind,
+        life: (info.expires_at - info.created_at).num_seconds().max(1),
+        expire: time(info.expires_at),
+        enabled: true,
+        identity: ids::encode(ids::USER, info.user.id),
+        email: info
+            .user
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+        profile: info.user.profile.clone(),
+        created_at: time(info.created_at),
+    })
+}
+
+/// The tokens of a session (`client/userinfo`, `client/session/refresh`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaSessionTokens)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SessionTokens {
+    /// The access token (`type` `user`).
+    active_token: TokenObject,
+    /// The refresh token (`type` `session`).
+    refresh_token: TokenObject,
+}
+
+request_schema! {
+    /// `client/session/refresh` (spec §7.2).
+    RefreshBody as PangeaClientSessionRefreshRequest {
+        refresh_token: String,
+        /// The session's (possibly expired) access token.
+        user_token: Option<String>,
     }
-    v
+}
+
+request_schema! {
+    /// A user's token in the body: the user the client endpoint acts for.
+    TokenBody as PangeaClientTokenRequest {
+        token: String,
+    }
+}
+
+request_schema! {
+    /// `client/session/invalidate` (spec §7.2).
+    ClientInvalidateBody as PangeaClientSessionInvalidateRequest {
+        token: String,
+        #[schema(pattern = "^pmt_[a-z2-7]{32}$")]
+        session_id: String,
+    }
+}
+
+request_schema! {
+    /// `session/invalidate` (spec §7.2).
+    SessionIdBody as PangeaSessionInvalidateRequest {
+        #[schema(pattern = "^pmt_[a-z2-7]{32}$")]
+        session_id: String,
+    }
+}
+
+request_schema! {
+    /// `session/logout` (spec §7.2): every session of the user.
+    UserIdBody as PangeaSessionLogoutRequest {
+        #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+        user_id: String,
+    }
 }
 
 /// A token in the body that does not (or no longer) work.
@@ -81,7 +184,14 @@ fn decode_session(id: Option<String>) -> Result<uuid::Uuid, Failure> {
 }
 
 /// Rotate a refresh token: a new pair — spec §7.2 `client/session/refresh`.
-#[utoipa::path(post, path = "/v2/client/session/refresh", tag = "pangea", responses((status = 200, description = "Session refreshed")))]
+#[utoipa::path(post, path = "/v2/client/session/refresh", tag = "pangea", operation_id = "pangea_client_session_refresh",
+    security(("bearer" = [])),
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "Session refreshed: the rotated pair", body = Envelope<SessionTokens>),
+        (status = 400, description = "`ValidationError`; `CantRefreshToken`: the refresh token is unknown, rotated out, revoked or expired (a rotated-out one ends its session)", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn client_refresh(State(s): State<AppState>, req: Request) -> Response {
     run(s, req, Access::Client, |mut call: Call| async move {
         let refresh = call.body.req_string("refresh_token");
@@ -113,7 +223,14 @@ async fn client_refresh(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// End the session of the body's token — spec §7.2 `client/session/logout`.
-#[utoipa::path(post, path = "/v2/client/session/logout", tag = "pangea", responses((status = 200, description = "Session ended")))]
+#[utoipa::path(post, path = "/v2/client/session/logout", tag = "pangea", operation_id = "pangea_client_session_logout",
+    security(("bearer" = [])),
+    request_body = TokenBody,
+    responses(
+        (status = 200, description = "Session ended", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`; `InvalidToken` or `ExpiredToken`: the body's `token` does not work", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn client_logout(State(s): State<AppState>, req: Request) -> Response {
     run(s, req, Access::Client, |mut call: Call| async move {
         let token = call.body.req_string("token");
@@ -130,7 +247,15 @@ async fn client_logout(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// End one of the token owner's sessions — spec §7.2 `client/session/invalidate`.
-#[utoipa::path(post, path = "/v2/client/session/invalidate", tag = "pangea", responses((status = 200, description = "Session invalidated")))]
+#[utoipa::path(post, path = "/v2/client/session/invalidate", tag = "pangea", operation_id = "pangea_client_session_invalidate",
+    security(("bearer" = [])),
+    request_body = ClientInvalidateBody,
+    responses(
+        (status = 200, description = "Session invalidated", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`; `InvalidToken` or `ExpiredToken`: the body's `token` does not work", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 404, description = "`NotFound`: the token's owner has no such live session", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn client_invalidate(State(s): State<AppState>, req: Request) -> Response {
     run(s, req, Access::Client, |mut call: Call| async move {
         let token = call.body.req_string("token");
@@ -155,7 +280,16 @@ async fn client_invalidate(State(s): State<AppState>, req: Request) -> Response 
 }
 
 /// End any session — spec §7.2 `session/invalidate`.
-#[utoipa::path(post, path = "/v2/session/invalidate", tag = "pangea", responses((status = 200, description = "Session invalidated")))]
+#[utoipa::path(post, path = "/v2/session/invalidate", tag = "pangea", operation_id = "pangea_session_invalidate",
+    security(("bearer" = [])),
+    request_body = SessionIdBody,
+    responses(
+        (status = 200, description = "Session invalidated", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`NotFound`: there is no such live session", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn admin_invalidate(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -175,7 +309,16 @@ async fn admin_invalidate(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// End every session of a user — spec §7.2 `session/logout`.
-#[utoipa::path(post, path = "/v2/session/logout", tag = "pangea", responses((status = 200, description = "Sessions ended")))]
+#[utoipa::path(post, path = "/v2/session/logout", tag = "pangea", operation_id = "pangea_session_logout",
+    security(("bearer" = [])),
+    request_body = UserIdBody,
+    responses(
+        (status = 200, description = "Sessions ended", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn admin_logout(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,

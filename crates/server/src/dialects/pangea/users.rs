@@ -3,18 +3,29 @@
 
 use aegis_core::authz::Capability;
 use aegis_core::service::{AccountChange, CreateUserRequest};
+use std::collections::BTreeMap;
+
 use aegis_core::Role;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::body::string_map;
-use super::envelope::Failure;
-use super::groups::group_object;
-use super::listing::parse_user_query;
-use super::{email_pattern, ids, run, user_info, username_pattern, Access, Call, Selector};
+use super::body::{profile_edits_schema, profile_schema, request_schema, string_map};
+use super::envelope::{
+    BadRequest, Conflict, Empty, Envelope, Failure, Forbidden, NotFound, TooLarge, Unauthorized,
+    Unavailable,
+};
+use super::groups::{group_object, GroupObject};
+use super::listing::{parse_user_query, UserFilter, UserOrderBy};
+use super::paging::OrderName;
+use super::{
+    email_pattern, ids, run, user_info, username_pattern, Access, AuthenticatorInfo, Call,
+    Selector, UserInfo,
+};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,12 +46,187 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 type Outcome = Result<(String, Value), Failure>;
 
+// ---- Request and result schemas (spec §4) ----------------------------------
+
+request_schema! {
+    /// `user/create` (spec §4.1).
+    UserCreateBody as PangeaUserCreateRequest {
+        /// Pattern of spec §3.3; the core's email rules apply too.
+        #[schema(pattern = "^[0-9a-zA-Z+._-]+@[0-9a-zA-Z.-]+$")]
+        email: String,
+        /// String values only (spec §3.7 limits).
+        #[schema(schema_with = profile_schema)]
+        profile: BTreeMap<String, String>,
+        /// Defaults to the email.
+        #[schema(pattern = "^[0-9a-zA-Z+._@-]{2,320}$")]
+        username: Option<String>,
+        /// aegis extension: a password (core policy) and its `password` authenticator.
+        password: Option<String>,
+    }
+}
+
+request_schema! {
+    /// The user an endpoint acts on (spec §3.3): at least one of `id`, `email`
+    /// and `username` (else `FieldRequired` at `/id`); all given must name the
+    /// same user.
+    SelectorBody as PangeaUserSelector {
+        /// `pui_…`; another well-formed value names no user.
+        #[schema(pattern = "^[a-zA-Z0-9 '.:/_-]+$")]
+        id: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._-]+@[0-9a-zA-Z.-]+$")]
+        email: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._@-]{2,320}$")]
+        username: Option<String>,
+    }
+}
+
+request_schema! {
+    /// `user/list` (spec §4.3).
+    UserListBody as PangeaUserListRequest {
+        filter: Option<UserFilter>,
+        /// The `last` of the previous page (bound to the same filter and order).
+        last: Option<String>,
+        order: Option<OrderName>,
+        order_by: Option<UserOrderBy>,
+        /// Default 20; more than 1000 is 1000.
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+request_schema! {
+    /// `user/profile/update` (spec §4.5): selectors and the edits to merge.
+    ProfileUpdateBody as PangeaUserProfileUpdateRequest {
+        #[schema(pattern = "^[a-zA-Z0-9 '.:/_-]+$")]
+        id: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._-]+@[0-9a-zA-Z.-]+$")]
+        email: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._@-]{2,320}$")]
+        username: Option<String>,
+        /// A string sets a key, `null` deletes it.
+        #[schema(schema_with = profile_edits_schema)]
+        profile: BTreeMap<String, Option<String>>,
+    }
+}
+
+request_schema! {
+    /// `user/update` (spec §4.6): selectors (they do not rename) and the changes.
+    UserUpdateBody as PangeaUserUpdateRequest {
+        #[schema(pattern = "^[a-zA-Z0-9 '.:/_-]+$")]
+        id: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._-]+@[0-9a-zA-Z.-]+$")]
+        email: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._@-]{2,320}$")]
+        username: Option<String>,
+        /// `true` ends every session at once and refuses logins.
+        disabled: Option<bool>,
+        /// `true` clears the lock-out and the failure counters.
+        unlock: Option<bool>,
+        /// E.164.
+        #[schema(pattern = "^\\+[0-9]{2,15}$")]
+        phone: Option<String>,
+    }
+}
+
+request_schema! {
+    /// `user/authenticators/delete` (spec §4.9).
+    AuthenticatorDeleteBody as PangeaUserAuthenticatorDeleteRequest {
+        #[schema(pattern = "^[a-zA-Z0-9 '.:/_-]+$")]
+        id: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._-]+@[0-9a-zA-Z.-]+$")]
+        email: Option<String>,
+        #[schema(pattern = "^[0-9a-zA-Z+._@-]{2,320}$")]
+        username: Option<String>,
+        #[schema(pattern = "^pau_[a-z2-7]{32}$")]
+        authenticator_id: String,
+    }
+}
+
+request_schema! {
+    /// `user/group/assign` (spec §4.10): all groups or none.
+    GroupAssignBody as PangeaUserGroupAssignRequest {
+        #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+        id: String,
+        #[schema(min_items = 1, max_items = 32)]
+        group_ids: Vec<ids::GroupId>,
+    }
+}
+
+request_schema! {
+    /// `user/group/remove` (spec §4.10).
+    GroupRemoveBody as PangeaUserGroupRemoveRequest {
+        #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+        id: String,
+        #[schema(pattern = "^pgi_[a-z2-7]{32}$")]
+        group_id: String,
+    }
+}
+
+request_schema! {
+    /// `user/group/list` (spec §4.10): every group of the user, in one page.
+    UserGroupListBody as PangeaUserGroupListRequest {
+        #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+        id: String,
+        /// Accepted; the list is never paged.
+        last: Option<String>,
+        #[schema(minimum = 1)]
+        size: Option<i64>,
+    }
+}
+
+/// `user/list` result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaUserList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct UserList {
+    users: Vec<UserInfo>,
+    /// Users matching the filter, on all pages.
+    #[schema(minimum = 0)]
+    count: u64,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last: Option<String>,
+}
+
+/// `user/authenticators/list` result.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaAuthenticatorList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AuthenticatorList {
+    authenticators: Vec<AuthenticatorInfo>,
+}
+
+/// `user/group/list` result: the same groups as objects and as ids.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PangeaUserGroupList)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct UserGroupList {
+    groups: Vec<GroupObject>,
+    group_ids: Vec<ids::GroupId>,
+    #[schema(minimum = 0)]
+    count: u64,
+}
+
 async fn info_of(call: &Call, user: aegis_core::User) -> Result<Value, Failure> {
     Ok(user_info(&call.state.aegis.user_info(user).await?))
 }
 
 /// Create a user — spec §4.1.
-#[utoipa::path(post, path = "/v2/user/create", tag = "pangea", responses((status = 200, description = "User created")))]
+#[utoipa::path(post, path = "/v2/user/create", tag = "pangea", operation_id = "pangea_user_create",
+    security(("bearer" = [])),
+    request_body = UserCreateBody,
+    responses(
+        (status = 200, description = "User created", body = Envelope<UserInfo>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or the email, username, profile or password breaks the core's rules", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 409, description = "`UserExists`: the email or username is taken", body = Conflict),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge),
+        (status = 503, description = "`ServiceNotAvailable`: the password hashing queue is full", body = Unavailable, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn user_create(State(s): State<AppState>, req: Request) -> Response {
     run(s, req, Access::Service(Capability::Administer), create).await
 }
@@ -74,7 +260,17 @@ async fn create(mut call: Call) -> Outcome {
 }
 
 /// Delete a user — spec §4.2.
-#[utoipa::path(post, path = "/v2/user/delete", tag = "pangea", responses((status = 200, description = "User deleted")))]
+#[utoipa::path(post, path = "/v2/user/delete", tag = "pangea", operation_id = "pangea_user_delete",
+    security(("bearer" = [])),
+    request_body = SelectorBody,
+    responses(
+        (status = 200, description = "User deleted", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 409, description = "`LastAdmin`: the user is the last active admin", body = Conflict),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn user_delete(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -99,7 +295,15 @@ pub fn finish(mut call: Call) -> Result<Call, Failure> {
 }
 
 /// List users with filters, order and a cursor — spec §4.3.
-#[utoipa::path(post, path = "/v2/user/list", tag = "pangea", responses((status = 200, description = "users, count, last")))]
+#[utoipa::path(post, path = "/v2/user/list", tag = "pangea", operation_id = "pangea_user_list",
+    security(("bearer" = [])),
+    request_body = UserListBody,
+    responses(
+        (status = 200, description = "`users`, `count`, and `last` when another page exists", body = Envelope<UserList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or `last` is not a cursor of this listing", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn user_list(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -130,7 +334,16 @@ async fn user_list(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// One user's info — spec §4.4.
-#[utoipa::path(post, path = "/v2/user/profile/get", tag = "pangea", responses((status = 200, description = "User found")))]
+#[utoipa::path(post, path = "/v2/user/profile/get", tag = "pangea", operation_id = "pangea_user_profile_get",
+    security(("bearer" = [])),
+    request_body = SelectorBody,
+    responses(
+        (status = 200, description = "User found", body = Envelope<UserInfo>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn profile_get(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -147,7 +360,16 @@ async fn profile_get(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// Merge profile edits (`null` deletes a key) — spec §4.5.
-#[utoipa::path(post, path = "/v2/user/profile/update", tag = "pangea", responses((status = 200, description = "Profile updated")))]
+#[utoipa::path(post, path = "/v2/user/profile/update", tag = "pangea", operation_id = "pangea_user_profile_update",
+    security(("bearer" = [])),
+    request_body = ProfileUpdateBody,
+    responses(
+        (status = 200, description = "Profile updated", body = Envelope<UserInfo>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema, or the merged profile breaks the profile rules", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn profile_update(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -192,7 +414,17 @@ fn phone_pattern(s: &str) -> bool {
 }
 
 /// Disable/enable, unlock, set the phone — spec §4.6.
-#[utoipa::path(post, path = "/v2/user/update", tag = "pangea", responses((status = 200, description = "User updated")))]
+#[utoipa::path(post, path = "/v2/user/update", tag = "pangea", operation_id = "pangea_user_update",
+    security(("bearer" = [])),
+    request_body = UserUpdateBody,
+    responses(
+        (status = 200, description = "User updated", body = Envelope<UserInfo>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 409, description = "`LastAdmin`: disabling the last active admin", body = Conflict),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn user_update(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -223,7 +455,16 @@ async fn user_update(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// Expire a user's password — spec §4.7.
-#[utoipa::path(post, path = "/v2/user/password/expire", tag = "pangea", responses((status = 200, description = "Password expired")))]
+#[utoipa::path(post, path = "/v2/user/password/expire", tag = "pangea", operation_id = "pangea_user_password_expire",
+    security(("bearer" = [])),
+    request_body = SelectorBody,
+    responses(
+        (status = 200, description = "Password expired", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn password_expire(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -244,7 +485,16 @@ async fn password_expire(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// A user's authenticators — spec §4.8.
-#[utoipa::path(post, path = "/v2/user/authenticators/list", tag = "pangea", responses((status = 200, description = "Authenticators listed")))]
+#[utoipa::path(post, path = "/v2/user/authenticators/list", tag = "pangea", operation_id = "pangea_user_authenticators_list",
+    security(("bearer" = [])),
+    request_body = SelectorBody,
+    responses(
+        (status = 200, description = "Authenticators listed", body = Envelope<AuthenticatorList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn authenticators_list(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -270,7 +520,16 @@ fn pangea_id_pattern(prefix: &'static str) -> impl Fn(&str) -> bool {
 }
 
 /// Delete one authenticator — spec §4.9.
-#[utoipa::path(post, path = "/v2/user/authenticators/delete", tag = "pangea", responses((status = 200, description = "Authenticator deleted")))]
+#[utoipa::path(post, path = "/v2/user/authenticators/delete", tag = "pangea", operation_id = "pangea_user_authenticators_delete",
+    security(("bearer" = [])),
+    request_body = AuthenticatorDeleteBody,
+    responses(
+        (status = 200, description = "Authenticator deleted", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`; `NotFound`: the user has no such authenticator", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn authenticators_delete(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -312,7 +571,16 @@ fn decode_user(id: &str) -> Result<uuid::Uuid, Failure> {
 }
 
 /// Add a user to groups, all or none — spec §4.10.
-#[utoipa::path(post, path = "/v2/user/group/assign", tag = "pangea", responses((status = 200, description = "Groups assigned")))]
+#[utoipa::path(post, path = "/v2/user/group/assign", tag = "pangea", operation_id = "pangea_user_group_assign",
+    security(("bearer" = [])),
+    request_body = GroupAssignBody,
+    responses(
+        (status = 200, description = "Groups assigned", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`; `NotFound`: a group does not exist (nothing is assigned)", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_assign(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -363,7 +631,16 @@ async fn group_assign(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// Remove a user from a group — spec §4.10.
-#[utoipa::path(post, path = "/v2/user/group/remove", tag = "pangea", responses((status = 200, description = "Group removed")))]
+#[utoipa::path(post, path = "/v2/user/group/remove", tag = "pangea", operation_id = "pangea_user_group_remove",
+    security(("bearer" = [])),
+    request_body = GroupRemoveBody,
+    responses(
+        (status = 200, description = "Group removed", body = Envelope<Empty>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`; `NotFound`: the group does not exist", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_remove(State(s): State<AppState>, req: Request) -> Response {
     run(
         s,
@@ -389,7 +666,16 @@ async fn group_remove(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// The groups of a user, by name — spec §4.10.
-#[utoipa::path(post, path = "/v2/user/group/list", tag = "pangea", responses((status = 200, description = "groups, group_ids, count")))]
+#[utoipa::path(post, path = "/v2/user/group/list", tag = "pangea", operation_id = "pangea_user_group_list",
+    security(("bearer" = [])),
+    request_body = UserGroupListBody,
+    responses(
+        (status = 200, description = "`groups`, `group_ids` and `count`, by group name", body = Envelope<UserGroupList>),
+        (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
+        (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
+        (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
+        (status = 404, description = "`UserNotFound`: the selectors name no user", body = NotFound),
+        (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn group_list(State(s): State<AppState>, req: Request) -> Response {
     run(s, req, Access::Service(Capability::ReadDirectory), |mut call: Call| async move {
         let id = user_id(&mut call);

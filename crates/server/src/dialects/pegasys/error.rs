@@ -4,7 +4,9 @@
 use aegis_core::Error;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::extract::BodyError;
 
@@ -75,9 +77,31 @@ impl From<BodyError> for Fail {
             BodyError::TooLarge => "Request body too large",
             BodyError::UnsupportedMediaType => "Request body must be JSON",
             BodyError::Invalid(_) => "Request body is not valid JSON",
+            BodyError::Nul(_) => "Request body must not contain NUL characters",
         };
         Fail::new(e.status(), message)
     }
+}
+
+// What `Fail` renders.
+/// The error body (spec §3).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PegasysError)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FailBody {
+    status: FailStatus,
+    /// A sentence: `Unauthorized`, `Forbidden`, `User not found`, `Token not
+    /// found`, `Cannot remove the last active admin`, … .
+    error: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PegasysFailStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum FailStatus {
+    Fail,
 }
 
 impl IntoResponse for Fail {

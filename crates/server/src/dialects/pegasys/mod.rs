@@ -12,20 +12,22 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::Fail;
+use error::FailBody;
 use wire::{
     parse_token_id, rfc3339, token_id, MeResponse, MintResponse, PassResponse, TokenItem,
-    TokenRequest, UserItem, UserUpdateRequest,
+    TokenRequest, UserItem, UserPassResponse, UserUpdateRequest,
 };
 
 use crate::extract::{authorization, read_json, Authorization};
 use crate::state::AppState;
 
 /// The Pegasys routes.
+#[allow(deprecated)] // `POST /api/users/{email}` is served, and documented as deprecated.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
@@ -79,8 +81,10 @@ fn pass() -> Json<PassResponse> {
 }
 
 /// The caller's identity — spec §4 `GET /auth/me`.
-#[utoipa::path(get, path = "/auth/me", tag = "pegasys", security(("bearer" = [])), responses(
-    (status = 200, body = MeResponse), (status = 401, description = "Unauthorized")))]
+#[utoipa::path(get, path = "/auth/me", tag = "pegasys", operation_id = "pegasys_me",
+    security(("bearer" = [])), responses(
+    (status = 200, description = "The caller", body = MeResponse),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody)))]
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<MeResponse>, Fail> {
     let p = caller(&state, &headers).await?;
     Ok(Json(MeResponse {
@@ -91,8 +95,10 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me
 }
 
 /// Ends the presented credential (session or API token) — spec §4 `GET /auth/logout`.
-#[utoipa::path(get, path = "/auth/logout", tag = "pegasys", security(("bearer" = [])), responses(
-    (status = 200, body = PassResponse), (status = 401, description = "Unauthorized")))]
+#[utoipa::path(get, path = "/auth/logout", tag = "pegasys", operation_id = "pegasys_logout",
+    security(("bearer" = [])), responses(
+    (status = 200, description = "The credential is revoked", body = PassResponse),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody)))]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -103,8 +109,11 @@ async fn logout(
 }
 
 /// Same as `GET /auth/logout`.
-#[utoipa::path(post, path = "/auth/logout", tag = "pegasys", security(("bearer" = [])), responses(
-    (status = 200, body = PassResponse), (status = 401, description = "Unauthorized")))]
+#[utoipa::path(post, path = "/auth/logout", tag = "pegasys", operation_id = "pegasys_logout_post",
+    security(("bearer" = [])), responses(
+    (status = 200, description = "The credential is revoked", body = PassResponse),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 413, description = "Request body too large", body = FailBody)))]
 async fn logout_post(
     state: State<AppState>,
     headers: HeaderMap,
@@ -113,12 +122,17 @@ async fn logout_post(
 }
 
 /// Mint an API token owned by the caller — spec §4 `POST /api/tokens/{provider}`.
-#[utoipa::path(post, path = "/api/tokens/{provider}", tag = "pegasys", security(("bearer" = [])),
-    params(("provider" = String, Path, description = "authentication provider, e.g. `local`")),
+#[utoipa::path(post, path = "/api/tokens/{provider}", tag = "pegasys", operation_id = "pegasys_create_token",
+    security(("bearer" = [])),
+    params(("provider" = String, Path, description = "authentication provider, `[a-z0-9][a-z0-9_-]{0,31}`, e.g. `local`")),
     request_body = TokenRequest, responses(
-    (status = 200, body = MintResponse), (status = 400, description = "invalid input"),
-    (status = 401, description = "Unauthorized"), (status = 403, description = "Forbidden"),
-    (status = 404, description = "Unknown provider")))]
+    (status = 200, description = "The token; its secret is shown only here", body = MintResponse),
+    (status = 400, description = "Invalid body, role, expiry, name or provider", body = FailBody),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 403, description = "`Forbidden`: the caller may not mint tokens, or not of that role", body = FailBody),
+    (status = 404, description = "`Unknown provider`", body = FailBody),
+    (status = 413, description = "Request body too large", body = FailBody),
+    (status = 415, description = "Request body must be JSON", body = FailBody)))]
 async fn create_token(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -148,9 +162,13 @@ async fn create_token(
 }
 
 /// API tokens of a provider — spec §4 `GET /api/tokens/{provider}`.
-#[utoipa::path(get, path = "/api/tokens/{provider}", tag = "pegasys", security(("bearer" = [])),
-    params(("provider" = String, Path, description = "authentication provider")),
-    responses((status = 200, body = Vec<TokenItem>), (status = 401, description = "Unauthorized")))]
+#[utoipa::path(get, path = "/api/tokens/{provider}", tag = "pegasys", operation_id = "pegasys_list_tokens",
+    security(("bearer" = [])),
+    params(("provider" = String, Path, description = "authentication provider, `[a-z0-9][a-z0-9_-]{0,31}`")),
+    responses(
+    (status = 200, description = "Newest first: every token of the provider for admins and viewers, one's own for others", body = Vec<TokenItem>),
+    (status = 400, description = "Not a provider name", body = FailBody),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody)))]
 async fn list_tokens(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -163,10 +181,14 @@ async fn list_tokens(
 
 /// Delete an API token — spec §4 `DELETE /api/tokens/{token_id}` (the path
 /// segment is the token id, `tok_…`).
-#[utoipa::path(delete, path = "/api/tokens/{provider}", tag = "pegasys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/tokens/{provider}", tag = "pegasys", operation_id = "pegasys_delete_token",
+    security(("bearer" = [])),
     params(("provider" = String, Path, description = "for DELETE: the token id, `tok_…`")),
-    responses((status = 200, body = PassResponse), (status = 401, description = "Unauthorized"),
-    (status = 403, description = "Forbidden"), (status = 404, description = "Token not found")))]
+    responses(
+    (status = 200, description = "The token stops working at once", body = PassResponse),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 403, description = "`Forbidden`", body = FailBody),
+    (status = 404, description = "`Token not found`: unknown, or not the caller's", body = FailBody)))]
 async fn delete_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -181,11 +203,15 @@ async fn delete_token(
 
 /// Users whose email (else username) matches a wildcard pattern — spec §4
 /// `GET /api/users/{pattern}`.
-#[utoipa::path(get, path = "/api/users/{user}", tag = "pegasys", security(("bearer" = [])),
-    params(("user" = String, Path, description = "for GET: a pattern (`*` any run, `?` one character)")),
-    responses((status = 200, body = Vec<UserItem>, headers(("X-Total-Count" = u64))),
-    (status = 400, description = "bad pattern"), (status = 401, description = "Unauthorized"),
-    (status = 403, description = "Forbidden")))]
+#[utoipa::path(get, path = "/api/users/{user}", tag = "pegasys", operation_id = "pegasys_list_users",
+    security(("bearer" = [])),
+    params(("user" = String, Path, description = "for GET: a pattern (`*` any run, `?` one character), ≤ 256 characters and ≤ 16 `*`")),
+    responses(
+    (status = 200, description = "By email, at most 1000", body = Vec<UserItem>,
+        headers(("X-Total-Count" = u64, description = "users matching the pattern"))),
+    (status = 400, description = "Bad pattern", body = FailBody),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 403, description = "`Forbidden`", body = FailBody)))]
 async fn list_users(
     State(state): State<AppState>,
     Path(pattern): Path<String>,
@@ -203,7 +229,11 @@ async fn list_users(
     Ok(res)
 }
 
-async fn apply_update(state: &AppState, who: &str, req: Request) -> Result<Json<Value>, Fail> {
+async fn apply_update(
+    state: &AppState,
+    who: &str,
+    req: Request,
+) -> Result<Json<UserPassResponse>, Fail> {
     let p = caller(state, req.headers()).await?;
     aegis_core::authz::require(p.role(), aegis_core::authz::Capability::Administer)?;
     let body = UserUpdateRequest::parse(object(state, req).await?)?;
@@ -219,29 +249,48 @@ async fn apply_update(state: &AppState, who: &str, req: Request) -> Result<Json<
             },
         )
         .await?;
-    Ok(Json(
-        json!({"status": "pass", "email": updated.login_key()}),
-    ))
+    Ok(Json(UserPassResponse {
+        status: "pass",
+        email: updated.login_key().to_owned(),
+    }))
 }
 
 /// Change a user's role or active flag — spec §4 `PUT /api/users/{email}`.
-#[utoipa::path(put, path = "/api/users/{user}", tag = "pegasys", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/users/{user}", tag = "pegasys", operation_id = "pegasys_update_user",
+    security(("bearer" = [])),
     params(("user" = String, Path, description = "email (or username of an account without one)")),
-    request_body = UserUpdateRequest, responses((status = 200, body = PassResponse),
-    (status = 400, description = "invalid input"), (status = 403, description = "Forbidden"),
-    (status = 404, description = "User not found"), (status = 409, description = "last active admin")))]
+    request_body = UserUpdateRequest, responses(
+    (status = 200, description = "Updated", body = UserPassResponse),
+    (status = 400, description = "Invalid body, role or isActive; neither given", body = FailBody),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 403, description = "`Forbidden`", body = FailBody),
+    (status = 404, description = "`User not found`", body = FailBody),
+    (status = 409, description = "`Cannot remove the last active admin`", body = FailBody),
+    (status = 413, description = "Request body too large", body = FailBody),
+    (status = 415, description = "Request body must be JSON", body = FailBody)))]
 async fn update_user(
     State(state): State<AppState>,
     Path(who): Path<String>,
     req: Request,
-) -> Result<Json<Value>, Fail> {
+) -> Result<Json<UserPassResponse>, Fail> {
     apply_update(&state, &who, req).await
 }
 
 /// Deprecated alias of `PUT` — spec §4 `POST /api/users/{email}`.
-#[utoipa::path(post, path = "/api/users/{user}", tag = "pegasys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/users/{user}", tag = "pegasys", operation_id = "pegasys_update_user_deprecated",
+    security(("bearer" = [])),
     params(("user" = String, Path, description = "email (or username)")), request_body = UserUpdateRequest,
-    responses((status = 200, body = PassResponse, description = "with `Deprecation` and `Link` headers")))]
+    responses(
+    (status = 200, description = "Updated", body = UserPassResponse,
+        headers(("Deprecation" = String, description = "`true`"), ("Link" = String, description = "the `successor-version`, `PUT`"))),
+    (status = 400, description = "Invalid body, role or isActive; neither given", body = FailBody),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 403, description = "`Forbidden`", body = FailBody),
+    (status = 404, description = "`User not found`", body = FailBody),
+    (status = 409, description = "`Cannot remove the last active admin`", body = FailBody),
+    (status = 413, description = "Request body too large", body = FailBody),
+    (status = 415, description = "Request body must be JSON", body = FailBody)))]
+#[deprecated = "use `PUT /api/users/{email}`"]
 async fn update_user_deprecated(
     State(state): State<AppState>,
     Path(who): Path<String>,
@@ -261,15 +310,20 @@ async fn update_user_deprecated(
 }
 
 /// Delete a user with every session and token — spec §4 `DELETE /api/users/{email}`.
-#[utoipa::path(delete, path = "/api/users/{user}", tag = "pegasys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/users/{user}", tag = "pegasys", operation_id = "pegasys_delete_user",
+    security(("bearer" = [])),
     params(("user" = String, Path, description = "email (or username)")),
-    responses((status = 200, body = PassResponse), (status = 403, description = "Forbidden"),
-    (status = 404, description = "User not found"), (status = 409, description = "last active admin")))]
+    responses(
+    (status = 200, description = "Deleted, with every session and token", body = UserPassResponse),
+    (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
+    (status = 403, description = "`Forbidden`", body = FailBody),
+    (status = 404, description = "`User not found`", body = FailBody),
+    (status = 409, description = "`Cannot remove the last active admin`", body = FailBody)))]
 async fn delete_user(
     State(state): State<AppState>,
     Path(who): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, Fail> {
+) -> Result<Json<UserPassResponse>, Fail> {
     let p = caller(&state, &headers).await?;
     aegis_core::authz::require(p.role(), aegis_core::authz::Capability::Administer)?;
     let user = state.aegis.find_user(&who).await?;
@@ -277,7 +331,10 @@ async fn delete_user(
         .aegis
         .delete_user(&Actor::Principal(p), user.id)
         .await?;
-    Ok(Json(json!({"status": "pass", "email": user.login_key()})))
+    Ok(Json(UserPassResponse {
+        status: "pass",
+        email: user.login_key().to_owned(),
+    }))
 }
 
 #[cfg(test)]

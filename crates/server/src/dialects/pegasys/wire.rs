@@ -47,15 +47,29 @@ fn role_of(v: &Value) -> Result<Role, Fail> {
         .ok_or_else(|| Fail::bad_request("role must be one of admin, view, user"))
 }
 
-/// `POST /api/tokens/{provider}` body.
+/// A role, as this dialect writes and reads it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PegasysRole)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Admin,
+    View,
+    User,
+}
+
+/// `POST /api/tokens/{provider}` body (unknown fields are ignored).
 #[derive(Debug, ToSchema)]
+#[schema(as = PegasysTokenRequest)]
 pub struct TokenRequest {
-    /// `admin`, `view` or `user`.
-    #[schema(value_type = String)]
+    /// `admin` only for admins; `view` callers may mint nothing.
+    #[schema(value_type = RoleName)]
     pub role: Role,
-    /// Lifetime in seconds (integer, 1 ..= 31536000).
+    /// Lifetime in seconds: an integer (not a string, bool or fraction).
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub expiry: i64,
-    /// Optional display name (≤ 64 characters).
+    /// Display name (≤ 64 characters).
+    #[schema(max_length = 64)]
     pub name: Option<String>,
 }
 
@@ -82,12 +96,15 @@ impl TokenRequest {
     }
 }
 
-/// `PUT /api/users/{email}` body.
+/// `PUT /api/users/{email}` body: `role` and/or `isActive` (at least one;
+/// unknown fields are ignored).
 #[derive(Debug, ToSchema)]
+#[schema(as = PegasysUserUpdateRequest)]
 pub struct UserUpdateRequest {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = RoleName, nullable = false)]
     pub role: Option<Role>,
-    #[schema(rename = "isActive")]
+    /// `false` revokes every session of the user and suspends their API tokens.
+    #[schema(rename = "isActive", nullable = false)]
     pub is_active: Option<bool>,
 }
 
@@ -106,17 +123,45 @@ impl UserUpdateRequest {
     }
 }
 
+/// The caller's identity.
 #[derive(Serialize, ToSchema)]
+#[schema(as = PegasysMe)]
+#[serde(deny_unknown_fields)]
 pub struct MeResponse {
+    /// The email (the username of an account without one).
     pub email: String,
+    #[schema(value_type = RoleName)]
     pub role: &'static str,
     #[serde(rename = "isActive")]
     pub is_active: bool,
 }
 
+/// Done.
 #[derive(Serialize, ToSchema)]
+#[schema(as = PegasysPass)]
+#[serde(deny_unknown_fields)]
 pub struct PassResponse {
+    #[schema(value_type = PassStatus)]
     pub status: &'static str,
+}
+
+/// Done, naming the user.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PegasysUserPass)]
+#[serde(deny_unknown_fields)]
+pub struct UserPassResponse {
+    #[schema(value_type = PassStatus)]
+    pub status: &'static str,
+    /// The stored identifier (email, else username).
+    pub email: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = PegasysPassStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum PassStatus {
+    Pass,
 }
 
 impl Default for PassResponse {
@@ -125,28 +170,41 @@ impl Default for PassResponse {
     }
 }
 
+/// A minted API token.
 #[derive(Serialize, ToSchema)]
+#[schema(as = PegasysMintedToken)]
+#[serde(deny_unknown_fields)]
 pub struct MintResponse {
     /// `tok_…`, for `DELETE /api/tokens/{token_id}`.
     pub id: String,
     /// The secret, shown only here.
     pub token: String,
-    /// RFC 3339.
+    /// RFC 3339, UTC, seconds.
+    #[schema(format = DateTime)]
     pub expiry: String,
 }
 
+/// A listed API token (never its secret).
 #[derive(Serialize, ToSchema)]
+#[schema(as = PegasysTokenItem)]
+#[serde(deny_unknown_fields)]
 pub struct TokenItem {
+    /// `tok_…`
     pub id: String,
     pub name: Option<String>,
+    #[schema(value_type = RoleName)]
     pub role: &'static str,
     pub provider: String,
+    /// Who minted it (email, else username).
     #[serde(rename = "createdBy")]
     pub created_by: String,
     #[serde(rename = "createdAt")]
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expiry: String,
     #[serde(rename = "lastUsedAt")]
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
 }
 
@@ -166,11 +224,18 @@ impl From<ApiTokenListing> for TokenItem {
     }
 }
 
+/// A listed user.
 #[derive(Serialize, ToSchema)]
+#[schema(as = PegasysUserItem)]
+#[serde(deny_unknown_fields)]
 pub struct UserItem {
+    /// The email (the username of an account without one).
     pub email: String,
+    /// The profile's `name`.
     pub name: Option<String>,
+    /// How the account logs in: `local`.
     pub provider: &'static str,
+    #[schema(value_type = RoleName)]
     pub role: &'static str,
     #[serde(rename = "isActive")]
     pub is_active: bool,

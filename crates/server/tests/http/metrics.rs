@@ -1,0 +1,127 @@
+//! `GET /metrics`: requests by route, dialect and status with latency
+//! histograms, logins by outcome, lockouts, the hash queue, sessions and the pool.
+//! The recorder is one per process, so the counts seen here include other
+//! tests': every check is "at least" or "present".
+
+use aegis_core::Role;
+use serde_json::json;
+
+use crate::both;
+use crate::harness::{Srv, PASSWORD};
+
+both!(metrics_count_requests_logins_and_lockouts);
+
+/// The value of the first sample of `name` whose labels include all of `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
+            .then(|| value.parse().ok())?
+        })
+        .next()
+}
+
+async fn scrape(srv: &Srv) -> String {
+    let res = srv.http.get(srv.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let ctype = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+    res.text().await.unwrap()
+}
+
+async fn metrics_count_requests_logins_and_lockouts(srv: Srv) {
+    srv.user("metrics@example.com", Role::User).await;
+    let ok = srv
+        .post(
+            "/auth",
+            json!({"username": "metrics@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    // Enough failures to lock the account (10 by default).
+    for _ in 0..11 {
+        let res = srv
+            .post(
+                "/auth",
+                json!({"username": "metrics@example.com", "password": "wrong password"}),
+            )
+            .await;
+        assert!(matches!(res.status().as_u16(), 401 | 429));
+    }
+    let missing = srv
+        .http
+        .get(srv.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let text = scrape(&srv).await;
+    let route = [("route", "/auth"), ("dialect", "aiohttp")];
+    assert!(
+        sample(
+            &text,
+            "aegis_http_requests_total",
+            &[route[0], route[1], ("status", "200")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "aegis_http_requests_total",
+            &[route[0], route[1], ("status", "401")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    // Unknown paths share one label value: raw paths never become labels.
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+    assert!(!text.contains("/no/such/route"), "{text}");
+    assert!(
+        sample(
+            &text,
+            "aegis_http_request_duration_seconds_bucket",
+            &[route[0], ("le", "+Inf")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    for outcome in ["success", "invalid", "locked"] {
+        assert!(
+            sample(
+                &text,
+                "aegis_logins_total",
+                &[("method", "password"), ("outcome", outcome)]
+            )
+            .is_some_and(|n| n >= 1.0),
+            "{outcome}: {text}"
+        );
+    }
+    assert!(
+        sample(&text, "aegis_lockouts_total", &[("scope", "account")]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "aegis_password_hash_wait_seconds_count", &[]).is_some_and(|n| n >= 12.0),
+        "{text}"
+    );
+    assert!(text.contains("aegis_password_hash_queue_depth"), "{text}");
+    assert!(
+        sample(&text, "aegis_sessions_active", &[]).is_some(),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "aegis_db_pool_connections", &[("state", "max")]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    // No secret reaches the metrics.
+    assert!(!text.contains(PASSWORD) && !text.contains("wrong password"));
+}
