@@ -10,13 +10,15 @@
 #
 # Environment: N (rows, default 1000000), BACKENDS (default "sqlite postgres"),
 # PG (default postgres://postgres@127.0.0.1:5432/postgres), CLI=0 to skip the CLI runs,
-# CSV=path to reuse a generated file, PORT (default 18081), BATCH_ROWS (import.batch_rows).
+# CSV=path to reuse a generated file, PORT (default 18081), BATCH_ROWS (import.batch_rows),
+# TIMEOUT (seconds a job may run before the script gives up, default 3600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
 BACKENDS=${BACKENDS:-sqlite postgres}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres}
 PORT=${PORT:-18081}
+TIMEOUT=${TIMEOUT:-3600}
 cargo build --release --quiet -p aegis-cli
 BIN=$PWD/target/release/aegis
 WORK=$(mktemp -d)
@@ -107,8 +109,12 @@ server_run() {
   job=$(curl -sS --fail-with-body "$base/v2/users/import" -H "Authorization: Bearer $token" \
     -H 'content-type: application/json' \
     -d "{\"name\":\"bench\",\"source_id\":\"$source\",\"field_mappings\":[$maps]}" | json result.id)
-  local last=0
+  local last=0 deadline=$(($(date +%s) + TIMEOUT))
   while :; do
+    if [ "$(date +%s)" -gt "$deadline" ]; then
+      echo "import: not finished after $TIMEOUT s; giving up" >&2
+      return 1
+    fi
     body=$(curl -fsS "$base/v2/users/import/get" -H "Authorization: Bearer $token" \
       -H 'content-type: application/json' -d "{\"id\":\"$job\"}")
     status=$(json result.status <<<"$body")

@@ -71,6 +71,7 @@ pub async fn state_with_store(
     Ok(AppState {
         aegis,
         config: Arc::new(config),
+        sampled: Arc::default(),
     })
 }
 

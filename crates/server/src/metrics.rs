@@ -14,7 +14,6 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use parking_lot::Mutex;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -93,10 +92,10 @@ async fn sample_gauges(state: &AppState) {
         .set(f64::from(pool.size.saturating_sub(pool.idle)));
     metrics::gauge!(DB_POOL, "state" => "max").set(f64::from(pool.max));
 
-    // Counting sessions is a scan: at most once per SESSIONS_SAMPLE.
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    // Counting sessions is a scan: at most once per SESSIONS_SAMPLE, and
+    // counted again at the next scrape if it failed.
     {
-        let mut last = LAST.lock();
+        let mut last = state.sampled.lock();
         if last.is_some_and(|t| t.elapsed() < SESSIONS_SAMPLE) {
             return;
         }
@@ -104,7 +103,10 @@ async fn sample_gauges(state: &AppState) {
     }
     match store.count_active_sessions(state.aegis.now()).await {
         Ok(n) => metrics::gauge!(SESSIONS_ACTIVE).set(n as f64),
-        Err(e) => tracing::warn!(error = %e, "counting active sessions failed"),
+        Err(e) => {
+            *state.sampled.lock() = None;
+            tracing::warn!(error = %e, "counting active sessions failed");
+        }
     }
 }
 

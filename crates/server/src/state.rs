@@ -13,4 +13,6 @@ pub struct AppState {
     pub aegis: Arc<Aegis>,
     /// The server configuration.
     pub config: Arc<Config>,
+    /// When this instance last sampled the gauges that cost a query.
+    pub sampled: Arc<parking_lot::Mutex<Option<std::time::Instant>>>,
 }

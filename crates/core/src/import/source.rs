@@ -286,6 +286,12 @@ pub(super) fn header_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<V
                 format!("Header column {} has no name", i + 1),
             ));
         }
+        if name.contains('\0') {
+            return Err(Error::invalid(
+                "upload",
+                format!("Header column {} holds a NUL character", i + 1),
+            ));
+        }
         if out.iter().any(|n| n == name) {
             return Err(Error::invalid(
                 "upload",
@@ -416,6 +422,8 @@ mod tests {
         assert!(csv_fields(b"", true).await.is_err());
         assert!(csv_fields(b"a,a\n", true).await.is_err());
         assert!(csv_fields(b"a,,b\n", true).await.is_err());
+        // A NUL in a column name is refused (PostgreSQL cannot store it).
+        assert!(csv_fields(b"email,na\0me\n", true).await.is_err());
         // A header cut by the end of the sample is not a header.
         assert!(csv_fields(b"email,na", false).await.is_err());
     }

@@ -308,23 +308,11 @@ impl Aegis {
     ) -> Result<Group> {
         require(actor.role(), Capability::Administer)?;
         let name = name.trim();
-        let texts = [Some(name), Some(kind), description.as_deref()];
-        if texts.iter().flatten().any(|t| t.contains('\0'))
-            || attributes
-                .iter()
-                .any(|(k, v)| k.contains('\0') || v.contains('\0'))
-        {
-            return Err(Error::invalid(
-                "name",
-                "Group fields must not contain NUL characters",
-            ));
-        }
-        if name.is_empty() || name.chars().count() > 256 {
-            return Err(Error::invalid(
-                "name",
-                "Group name must be 1 to 256 characters",
-            ));
-        }
+        check_group_fields(
+            [Some(name), Some(kind), description.as_deref()],
+            Some(&attributes),
+        )?;
+        check_group_name(name)?;
         let now = self.clock.now();
         let group = Group {
             id: Uuid::now_v7(),
@@ -356,13 +344,16 @@ impl Aegis {
         update: GroupUpdate,
     ) -> Result<Group> {
         require(actor.role(), Capability::Administer)?;
+        check_group_fields(
+            [
+                update.name.as_deref(),
+                update.kind.as_deref(),
+                update.description.as_ref().and_then(|d| d.as_deref()),
+            ],
+            update.attributes.as_ref(),
+        )?;
         if let Some(name) = &update.name {
-            if name.trim().is_empty() || name.chars().count() > 256 {
-                return Err(Error::invalid(
-                    "name",
-                    "Group name must be 1 to 256 characters",
-                ));
-            }
+            check_group_name(name.trim())?;
         }
         self.store.update_group(id, &update, self.clock.now()).await
     }
@@ -456,4 +447,32 @@ impl Aegis {
             more: page.more,
         })
     }
+}
+
+/// No group text may hold a NUL (neither backend stores one faithfully).
+fn check_group_fields<'a>(
+    texts: impl IntoIterator<Item = Option<&'a str>>,
+    attributes: Option<&BTreeMap<String, String>>,
+) -> Result<()> {
+    let nul = |t: &str| t.contains('\0');
+    if texts.into_iter().flatten().any(nul)
+        || attributes.is_some_and(|a| a.iter().any(|(k, v)| nul(k) || nul(v)))
+    {
+        return Err(Error::invalid(
+            "name",
+            "Group fields must not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A group name (trimmed): 1 to 256 characters.
+fn check_group_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().count() > 256 {
+        return Err(Error::invalid(
+            "name",
+            "Group name must be 1 to 256 characters",
+        ));
+    }
+    Ok(())
 }

@@ -430,6 +430,18 @@ fn checked_sign_in<T: SignInForm>(
     Ok((form, target))
 }
 
+/// The identifier a sign-in looks up. No account's holds a NUL (the core refuses
+/// control characters in usernames and emails), so one with a NUL is sent as
+/// empty: the core's answer for an identifier that names no account, at the
+/// same cost, without a lookup PostgreSQL cannot make.
+fn login_identifier(identifier: &str) -> String {
+    if identifier.contains('\0') {
+        String::new()
+    } else {
+        identifier.to_owned()
+    }
+}
+
 /// `POST /login`: the password step.
 #[utoipa::path(post, path = "/login", tag = "web", operation_id = "web_login",
     request_body(content = LoginForm, content_type = FORM),
@@ -455,7 +467,7 @@ async fn login_submit(
     let step = state
         .aegis
         .login_first_step(LoginRequest {
-            identifier: form.identifier.clone(),
+            identifier: login_identifier(&form.identifier),
             password: form.password,
             otp: None,
             ip,

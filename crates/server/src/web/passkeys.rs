@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use aegis_core::service::PasskeyCeremony;
 use aegis_core::Error;
 
-use super::{csrf_ok, failure, landing, refuse_target, session, Target, FORM};
+use super::{csrf_ok, failure, landing, login_identifier, refuse_target, session, Target, FORM};
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
@@ -140,7 +140,8 @@ async fn login_begin(
         Ok(f) => f,
         Err((status, text)) => return refusal(status, text),
     };
-    match state.aegis.begin_passkey_login(&form.identifier).await {
+    let identifier = login_identifier(&form.identifier);
+    match state.aegis.begin_passkey_login(&identifier).await {
         Ok(c) => ceremony(c),
         Err(e) => from_core(e),
     }

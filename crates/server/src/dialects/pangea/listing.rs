@@ -205,7 +205,7 @@ pub enum UserOrderBy {
 }
 
 // Mirrors `parse_filter`.
-/// `user/list` `filter` (spec §3.8, §4.3): one
+/// `user/list` `filter` (spec §3.8, §4.3): at most 100 values per list; one
 /// key per field and operator. Text compares case-insensitively; `require_mfa`
 /// matches users with a TOTP or passkey; `scopes` (non-empty) and the
 /// `accepted_*` and `last_login_city`/`_country` fields match only absence.
@@ -216,31 +216,31 @@ pub enum UserOrderBy {
 pub struct UserFilter {
     #[schema(nullable = false, pattern = "^pui_[a-z2-7]{32}$")]
     id: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     id__in: Option<Vec<super::ids::UserId>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     id__contains: Option<Vec<super::ids::UserId>>,
     #[schema(nullable = false)]
     email: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     email__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     email__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     username: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     username__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     username__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     last_login_ip: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_ip__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_ip__contains: Option<Vec<String>>,
     #[schema(nullable = false, format = DateTime)]
     created_at: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     created_at__in: Option<Vec<super::ids::Timestamp>>,
     #[schema(nullable = false, format = DateTime)]
     created_at__gt: Option<String>,
@@ -252,7 +252,7 @@ pub struct UserFilter {
     created_at__lte: Option<String>,
     #[schema(nullable = false, format = DateTime)]
     last_login_at: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_at__in: Option<Vec<super::ids::Timestamp>>,
     #[schema(nullable = false, format = DateTime)]
     last_login_at__gt: Option<String>,
@@ -264,7 +264,7 @@ pub struct UserFilter {
     last_login_at__lte: Option<String>,
     #[schema(nullable = false)]
     login_count: Option<i64>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     login_count__in: Option<Vec<i64>>,
     #[schema(nullable = false)]
     login_count__gt: Option<i64>,
@@ -276,11 +276,11 @@ pub struct UserFilter {
     login_count__lte: Option<i64>,
     #[schema(nullable = false)]
     disabled: Option<bool>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     disabled__in: Option<Vec<bool>>,
     #[schema(nullable = false)]
     verified: Option<bool>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     verified__in: Option<Vec<bool>>,
     #[schema(nullable = false)]
     require_mfa: Option<bool>,
@@ -288,27 +288,27 @@ pub struct UserFilter {
     scopes: Option<Vec<String>>,
     #[schema(nullable = false)]
     accepted_eula_id: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     accepted_eula_id__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     accepted_eula_id__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     accepted_privacy_policy_id: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     accepted_privacy_policy_id__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     accepted_privacy_policy_id__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     last_login_city: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_city__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_city__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     last_login_country: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_country__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     last_login_country__contains: Option<Vec<String>>,
 }
 

@@ -200,7 +200,7 @@ enum SessionOrderBy {
 }
 
 // Mirrors `condition`.
-/// The session listings' `filter` (spec §7.2).
+/// The session listings' `filter` (spec §7.2); at most 100 values per list.
 /// Only live sessions are listed: `enabled: false` matches none; every session
 /// is of `type` `session`; `scopes` (non-empty) and `active_token_id` match none.
 #[derive(Serialize, ToSchema)]
@@ -214,46 +214,46 @@ struct SessionFilter {
     scopes: Option<Vec<String>>,
     #[schema(nullable = false, pattern = "^pmt_[a-z2-7]{32}$")]
     id: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     id__in: Option<Vec<ids::SessionId>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     id__contains: Option<Vec<ids::SessionId>>,
     #[schema(nullable = false, pattern = "^pui_[a-z2-7]{32}$")]
     identity: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     identity__in: Option<Vec<ids::UserId>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     identity__contains: Option<Vec<ids::UserId>>,
     #[schema(nullable = false)]
     email: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     email__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     email__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     username: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     username__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     username__contains: Option<Vec<String>>,
     #[serde(rename = "type")]
     #[schema(nullable = false)]
     kind: Option<String>,
     #[serde(rename = "type__in")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     kind__in: Option<Vec<String>>,
     #[serde(rename = "type__contains")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     kind__contains: Option<Vec<String>>,
     #[schema(nullable = false)]
     active_token_id: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     active_token_id__in: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     active_token_id__contains: Option<Vec<String>>,
     #[schema(nullable = false, format = DateTime)]
     created_at: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     created_at__in: Option<Vec<ids::Timestamp>>,
     #[schema(nullable = false, format = DateTime)]
     created_at__gt: Option<String>,
@@ -265,7 +265,7 @@ struct SessionFilter {
     created_at__lte: Option<String>,
     #[schema(nullable = false, format = DateTime)]
     expire: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     expire__in: Option<Vec<ids::Timestamp>>,
     #[schema(nullable = false, format = DateTime)]
     expire__gt: Option<String>,

@@ -7,7 +7,7 @@ mod wire;
 
 use aegis_core::api_token::CreateApiTokenRequest;
 use aegis_core::service::UserChange;
-use aegis_core::{Actor, Principal};
+use aegis_core::{Actor, Error, Principal, User};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -229,6 +229,16 @@ async fn list_users(
     Ok(res)
 }
 
+/// The user a path names (email, else username). No identifier holds a NUL
+/// (the core refuses control characters in both), so a segment with one names
+/// nobody; it is not looked up, as PostgreSQL cannot compare it.
+async fn named_user(state: &AppState, who: &str) -> Result<User, Fail> {
+    if who.contains('\0') {
+        return Err(Error::NotFound("user").into());
+    }
+    Ok(state.aegis.find_user(who).await?)
+}
+
 async fn apply_update(
     state: &AppState,
     who: &str,
@@ -237,7 +247,7 @@ async fn apply_update(
     let p = caller(state, req.headers()).await?;
     aegis_core::authz::require(p.role(), aegis_core::authz::Capability::Administer)?;
     let body = UserUpdateRequest::parse(object(state, req).await?)?;
-    let user = state.aegis.find_user(who).await?;
+    let user = named_user(state, who).await?;
     let updated = state
         .aegis
         .update_user(
@@ -326,7 +336,7 @@ async fn delete_user(
 ) -> Result<Json<UserPassResponse>, Fail> {
     let p = caller(&state, &headers).await?;
     aegis_core::authz::require(p.role(), aegis_core::authz::Capability::Administer)?;
-    let user = state.aegis.find_user(&who).await?;
+    let user = named_user(&state, &who).await?;
     state
         .aegis
         .delete_user(&Actor::Principal(p), user.id)
