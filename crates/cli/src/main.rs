@@ -279,14 +279,27 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
         _ => None,
     };
     tracing::info!(%addr, "aegis listening");
-    aegis_server::serve(listener, aegis_server::app(state), shutdown_signal()).await?;
+    aegis_server::serve(
+        listener,
+        aegis_server::app(state.clone()),
+        shutdown_signal(),
+    )
+    .await?;
     if let Some(metrics) = metrics {
         metrics.abort();
     }
     housekeeping.abort();
-    if let Some(importer) = importer {
-        // A running job stops here; its lease runs out and it resumes at its checkpoint.
-        importer.abort();
+    if let Some(mut importer) = importer {
+        // A running job commits the batch in hand and gives its lease back, so it
+        // resumes from its checkpoint at once (after a restart, or elsewhere).
+        state.aegis.import_runner().stop();
+        let grace = std::time::Duration::from_secs(10);
+        if tokio::time::timeout(grace, &mut importer).await.is_err() {
+            tracing::warn!(
+                "import worker did not stop in time; its job resumes when the lease ends"
+            );
+            importer.abort();
+        }
     }
     tracing::info!("aegis stopped");
     Ok(())

@@ -174,6 +174,16 @@ impl Server {
         self.child.wait().unwrap();
     }
 
+    /// `kill -TERM`, and wait for the graceful exit.
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(self.child.wait().unwrap().success(), "graceful exit");
+    }
+
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
@@ -612,8 +622,13 @@ async fn crash_scenario(db: &Db) {
     assert_eq!(status, 200, "{body}");
     let id = body["result"]["id"].as_str().unwrap().to_owned();
 
-    // Kill twice: early, and past the middle, at a varying time after a commit.
-    for (kill_at, delay_ms) in [(ROWS / 10, 0), (ROWS / 2, 30)] {
+    // Kill twice: early, and past the middle, at a varying time after a commit;
+    // then stop gracefully (SIGTERM), which gives the job back at once.
+    for (kill_at, delay_ms, graceful) in [
+        (ROWS / 10, 0, false),
+        (ROWS / 2, 30, false),
+        (ROWS * 3 / 4, 0, true),
+    ] {
         let start = Instant::now();
         let total = loop {
             let job = server.job(&token, &id, json!({})).await;
@@ -627,7 +642,18 @@ async fn crash_scenario(db: &Db) {
         };
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         assert!(total < ROWS, "the job ended before the kill: {total}");
-        server.kill();
+        if graceful {
+            server.terminate();
+            let released = db
+                .int(
+                    "SELECT COUNT(*) FROM import_jobs WHERE name = 'crash' \
+                     AND (status <> 'pending' OR lease_owner IS NULL)",
+                )
+                .await;
+            assert_eq!(released, 1, "a graceful stop gives the lease back");
+        } else {
+            server.kill();
+        }
         server = Server::start(db, &env).await;
         let job = server.job(&token, &id, json!({})).await;
         let after = job["summary"]["total"].as_u64().unwrap();

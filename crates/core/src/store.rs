@@ -362,6 +362,10 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()>;
+    /// Gives up `owner`'s lease on a pending job (a graceful shutdown), so
+    /// another instance, or this one restarted, resumes it from its checkpoint at
+    /// once; false when `owner` did not hold it.
+    async fn release_import_job(&self, job: Uuid, owner: Uuid) -> Result<bool>;
     /// The recorded rows of a job with one of `statuses`, in row order, at most `limit`.
     async fn import_rows(
         &self,

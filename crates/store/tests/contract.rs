@@ -169,6 +169,7 @@ contract!(
     invalidations::publish_is_harmless,
     imports::import_sources_round_trip_and_purge,
     imports::import_jobs_are_claimed_once,
+    imports::released_jobs_are_claimed_at_once,
     imports::import_batches_create_skip_and_report,
     imports::import_batch_needs_the_lease,
 );

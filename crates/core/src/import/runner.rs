@@ -4,6 +4,7 @@
 //! Reading and validating the next batch overlaps with committing the previous one
 //! (a bounded channel of one batch), so the database is the bottleneck.
 
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -187,6 +188,8 @@ pub struct Runner {
     /// This instance's lease owner id.
     owner: Uuid,
     wake: Notify,
+    /// Set by [`Runner::stop`]: finish the batch in hand, give the job back.
+    stopping: AtomicBool,
 }
 
 impl std::fmt::Debug for Runner {
@@ -206,6 +209,7 @@ impl Runner {
             config,
             owner: Uuid::new_v4(),
             wake: Notify::new(),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -214,16 +218,32 @@ impl Runner {
         self.wake.notify_one();
     }
 
-    /// Works forever: runs every claimable job, then waits for a wake-up or the poll
-    /// interval. A failure to claim or run is logged and retried later.
+    /// Works until [`Runner::stop`]: runs every claimable job, then waits for a
+    /// wake-up or the poll interval. A failure to claim or run is logged and
+    /// retried later.
     pub async fn work(self: Arc<Self>) {
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
-        loop {
+        while !self.is_stopping() {
             if let Err(e) = self.run_pending(|_| {}).await {
                 tracing::error!(error = %e, "import worker failed; retrying");
             }
+            if self.is_stopping() {
+                break;
+            }
             let _ = tokio::time::timeout(poll, self.wake.notified()).await;
         }
+    }
+
+    /// Asks the worker to stop (a graceful shutdown): a running job commits the
+    /// batch in hand, then gives its lease back so that it resumes from its
+    /// checkpoint at once, here after a restart or on another instance.
+    pub fn stop(&self) {
+        self.stopping.store(true, AtomicOrdering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(AtomicOrdering::SeqCst)
     }
 
     /// Claims and runs jobs until none can be claimed; returns how many ran.
@@ -248,6 +268,15 @@ impl Runner {
             match self.run(job, &progress).await {
                 Ok(Some(counters)) => self.finish(id, JobStatus::Success, None, counters).await?,
                 Ok(None) => tracing::warn!(job = %id, "import job lease lost to another instance"),
+                Err(Failure::Stopped) => {
+                    match self.store.release_import_job(id, self.owner).await {
+                        Ok(_) => tracing::info!(job = %id, "import job paused for shutdown; \
+                            it resumes from its checkpoint"),
+                        Err(e) => tracing::warn!(job = %id, error = %e,
+                            "import job lease not released; it resumes when the lease ends"),
+                    }
+                    return Ok(ran);
+                }
                 Err(Failure::Job(reason)) => {
                     tracing::warn!(job = %id, reason, "import job failed");
                     self.finish(id, JobStatus::Failed, Some(reason), Counters::default())
@@ -389,6 +418,9 @@ impl Runner {
                 offset: batch.offset,
                 size: source.size,
             });
+            if self.is_stopping() {
+                return Err(Failure::Stopped);
+            }
         }
         Ok(Some(counters))
     }
@@ -417,6 +449,8 @@ enum Failure {
     Job(&'static str),
     /// The store failed; the job is retried from its checkpoint.
     Store(Error),
+    /// The runner is stopping; the job is given back at its checkpoint.
+    Stopped,
 }
 
 impl Failure {

@@ -287,6 +287,19 @@ pub(super) async fn finish_job(
     Ok(())
 }
 
+pub(super) async fn release_job(pool: &PgPool, job: Uuid, owner: Uuid) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE import_jobs SET lease_owner = NULL, lease_until = NULL \
+         WHERE id = $1 AND status = 'pending' AND lease_owner = $2",
+    )
+    .bind(job)
+    .bind(owner)
+    .execute(pool)
+    .await
+    .db()?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// One statement whatever the statuses: with its statistics PostgreSQL walks the
 /// primary key in row order for common statuses and the status index for rare ones.
 pub(super) async fn rows(

@@ -269,6 +269,19 @@ pub(super) async fn claim_job(
     row.map(JobRow::into_job).transpose()
 }
 
+pub(super) async fn release_job(pool: &SqlitePool, job: Uuid, owner: Uuid) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE import_jobs SET lease_owner = NULL, lease_until = NULL \
+         WHERE id = ?1 AND status = 'pending' AND lease_owner = ?2",
+    )
+    .bind(text(job))
+    .bind(text(owner))
+    .execute(pool)
+    .await
+    .db()?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(super) async fn finish_job(
     pool: &SqlitePool,
     job: Uuid,

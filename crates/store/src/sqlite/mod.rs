@@ -470,6 +470,9 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         imports::finish_job(&self.pool, job, owner, status, error, at).await
     }
+    async fn release_import_job(&self, job: Uuid, owner: Uuid) -> Result<bool> {
+        imports::release_job(&self.pool, job, owner).await
+    }
     async fn import_rows(
         &self,
         job: Uuid,

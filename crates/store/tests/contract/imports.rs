@@ -281,6 +281,38 @@ pub async fn import_jobs_are_claimed_once(store: Arc<dyn Store>) {
     assert_eq!(won, jobs);
 }
 
+pub async fn released_jobs_are_claimed_at_once(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (owner, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let j = job("paused", 0);
+    s.insert_import_job(&j).await.unwrap();
+    s.claim_import_job(owner, t(10), t(100)).await.unwrap();
+    assert_eq!(
+        s.claim_import_job(other, t(11), t(111)).await.unwrap(),
+        None
+    );
+    // Only the holder can give the lease back.
+    assert!(!s.release_import_job(j.id, other).await.unwrap());
+    assert!(s.release_import_job(j.id, owner).await.unwrap());
+    assert!(!s.release_import_job(j.id, owner).await.unwrap());
+    // Long before the lease would have ended, another owner takes the job
+    // where it was; the former owner can no longer finish it.
+    let claimed = s.claim_import_job(other, t(12), t(112)).await.unwrap();
+    assert_eq!(claimed.map(|c| c.id), Some(j.id));
+    assert_eq!(
+        conflict(
+            s.finish_import_job(j.id, owner, JobStatus::Success, None, t(13))
+                .await
+        ),
+        "lease"
+    );
+    s.finish_import_job(j.id, other, JobStatus::Success, None, t(14))
+        .await
+        .unwrap();
+    // A finished job has no lease to give back.
+    assert!(!s.release_import_job(j.id, other).await.unwrap());
+}
+
 pub async fn import_batches_create_skip_and_report(store: Arc<dyn Store>) {
     let s = &*store;
     let old = s
