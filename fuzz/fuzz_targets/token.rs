@@ -4,48 +4,93 @@
 //!
 //! Input: the first byte picks the mode, the rest is its data.
 //! - `0`: the rest is a bearer as presented (JWT or `aeg_…`).
+//! - `1`: the rest is a JOSE header (JSON) `\n` a payload (JSON): both signed
+//!   with a known key that the ring trusts under kid `fuzz` (its public half is in
+//!   the store, as another instance's would be), then verified.
 //! - otherwise: the rest is split on `\n` into issuer, audience, username and an
-//!   edit (`position`, `byte`) applied to the signed token.
+//!   edit (`op`, `position` (2 bytes), `byte`) applied to the signed token.
 //!
-//! Invariants: nothing the fuzzer writes verifies (the signing key is random per
-//! process), a signed token verifies to exactly its claims under its issuer and
-//! audience and under no other, another ring's token is an unknown key, and an
-//! edited token either fails or still carries the very same claims.
+//! Invariants: nothing the fuzzer writes verifies unsigned (the ring's own key is
+//! random per process); a validly signed header and payload verify only with
+//! algorithm EdDSA, kid `fuzz`, and the expected issuer and audience, to the
+//! payload's claims; a token the ring signs verifies to exactly its claims under
+//! its issuer and audience and under no other, another ring's token is an unknown
+//! key, and an edited token either fails or still carries the very same claims.
 
 #![no_main]
 
 use std::sync::OnceLock;
 
 use aegis_core::api_token;
-use aegis_core::keys::{Kek, KeyRing};
+use aegis_core::keys::{Kek, KeyRing, ALGORITHM};
+use aegis_core::store::{SigningKeyRecord, Store};
 use aegis_core::token::{self, AccessClaims, Rejection};
 use aegis_core::SystemClock;
 use aegis_store::SqliteStore;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use uuid::Uuid;
 
-/// Two independent key rings, each from its own in-memory store.
-fn rings() -> &'static (KeyRing, KeyRing) {
-    static RINGS: OnceLock<(KeyRing, KeyRing)> = OnceLock::new();
-    RINGS.get_or_init(|| {
+/// Issuer and audience the rings' tokens are checked against in modes 0 and 1.
+const ISSUER: &str = "aegis";
+const AUDIENCE: &str = "aegis";
+/// The kid of the known key.
+const KNOWN_KID: &str = "fuzz";
+
+struct Fixture {
+    /// Trusts its own (random) key and [`KNOWN_KID`].
+    a: KeyRing,
+    /// Another ring, with a key of its own only.
+    b: KeyRing,
+    /// The private half of [`KNOWN_KID`].
+    known: Ed25519KeyPair,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let ring = || async {
+        let known = Ed25519KeyPair::from_seed_unchecked(&[7; 32]).expect("a seed");
+        let public = known.public_key().as_ref().to_vec();
+        let (a, b) = rt.block_on(async {
             let store = SqliteStore::open("sqlite::memory:")
                 .await
                 .expect("in-memory store");
-            let ring = KeyRing::load_or_create(&store, &Kek::generate(), &SystemClock)
+            let kek = Kek::generate();
+            // The ring's own key first, then an older public key it does not sign with.
+            KeyRing::load_or_create(&store, &kek, &SystemClock)
+                .await
+                .expect("key ring");
+            let record = SigningKeyRecord {
+                kid: KNOWN_KID.into(),
+                algorithm: ALGORITHM.into(),
+                public_key: public,
+                private_key_enc: Vec::new(),
+                created_at: DateTime::<Utc>::UNIX_EPOCH,
+            };
+            store.insert_signing_key(&record).await.expect("insert");
+            let a = KeyRing::load_or_create(&store, &kek, &SystemClock)
                 .await
                 .expect("key ring");
             store.close().await;
-            ring
-        };
-        let a = rt.block_on(ring());
-        let b = rt.block_on(ring());
+            let other = SqliteStore::open("sqlite::memory:")
+                .await
+                .expect("in-memory store");
+            let b = KeyRing::load_or_create(&other, &Kek::generate(), &SystemClock)
+                .await
+                .expect("key ring");
+            other.close().await;
+            (a, b)
+        });
         assert_ne!(a.kid(), b.kid());
-        (a, b)
+        assert!(a.verifying(KNOWN_KID).is_some());
+        Fixture { a, b, known }
     })
 }
 
@@ -58,11 +103,39 @@ fn check_api_token_shape(bearer: &str) {
 
 fn raw_bearer(keys: &KeyRing, bearer: &str) {
     check_api_token_shape(bearer);
-    for (iss, aud) in [("aegis", "aegis"), ("", "")] {
+    for (iss, aud) in [(ISSUER, AUDIENCE), ("", "")] {
         if let Ok(claims) = token::verify(keys, bearer, iss, aud) {
             panic!("a token the fuzzer wrote verified: {claims:?}");
         }
     }
+}
+
+/// A header and a payload of the fuzzer's, validly signed with the known key.
+fn signed(f: &Fixture, data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (header, payload) = text.split_once('\n').unwrap_or((text, "{}"));
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let signature = f.known.sign(message.as_bytes());
+    let jwt = format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
+    let Ok(claims) = token::verify(&f.a, &jwt, ISSUER, AUDIENCE) else {
+        return;
+    };
+    let header: serde_json::Value =
+        serde_json::from_str(header).expect("a verified header is JSON");
+    assert_eq!(header["alg"], "EdDSA", "{header}");
+    assert_eq!(header["kid"], KNOWN_KID, "{header}");
+    assert_eq!(
+        (claims.iss.as_str(), claims.aud.as_str()),
+        (ISSUER, AUDIENCE)
+    );
+    let direct: AccessClaims = serde_json::from_str(payload).expect("verified claims parse");
+    assert_eq!(claims, direct);
 }
 
 fn u64_of(bytes: &[u8]) -> u64 {
@@ -124,10 +197,11 @@ fn round_trip(a: &KeyRing, b: &KeyRing, data: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (a, b) = rings();
+    let f = fixture();
     match data.split_first() {
-        Some((0, rest)) => raw_bearer(a, &String::from_utf8_lossy(rest)),
-        Some((_, rest)) => round_trip(a, b, rest),
-        None => raw_bearer(a, ""),
+        Some((0, rest)) => raw_bearer(&f.a, &String::from_utf8_lossy(rest)),
+        Some((1, rest)) => signed(f, rest),
+        Some((_, rest)) => round_trip(&f.a, &f.b, rest),
+        None => raw_bearer(&f.a, ""),
     }
 });
