@@ -51,7 +51,10 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
                 .ok()?;
             match builder.install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    spawn_upkeep(handle.clone());
+                    Some(handle)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "metrics recorder not installed");
                     None
@@ -59,6 +62,21 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             }
         })
         .as_ref()
+}
+
+/// Histogram samples pile up in the recorder until they are drained: by a
+/// scrape, or here every few seconds, so memory stays bounded when nobody
+/// scrapes (22 bytes a request otherwise, measured by bench/run).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
 }
 
 /// `GET /metrics`, for the main router or a router of its own.
