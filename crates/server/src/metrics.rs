@@ -141,15 +141,24 @@ pub async fn track(req: Request, next: Next) -> Response {
     let in_flight = InFlight::enter();
     let res = next.run(req).await;
     drop(in_flight);
-    let status = res.status().as_str().to_owned();
+    record(route, dialect, res.status(), started);
+    res
+}
+
+/// Counts a response the shared layers gave before or instead of the router
+/// (TRACE, a body over the limit, a panic): `route="unrouted"`.
+pub fn record_unrouted(path: &str, status: StatusCode, started: Instant) {
+    record("unrouted".to_owned(), dialect_label(path), status, started);
+}
+
+fn record(route: String, dialect: &'static str, status: StatusCode, started: Instant) {
     let labels = [
         ("route", route),
         ("dialect", dialect.to_owned()),
-        ("status", status),
+        ("status", status.as_str().to_owned()),
     ];
     metrics::counter!(REQUESTS, &labels).increment(1);
     metrics::histogram!(REQUEST_DURATION, &labels).record(started.elapsed().as_secs_f64());
-    res
 }
 
 /// One request in the in-flight gauge, until answered or dropped (a client

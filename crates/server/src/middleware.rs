@@ -2,21 +2,23 @@
 //! `WWW-Authenticate` on 401, TRACE refusal, panic containment, and the
 //! dialect-shaped 404 and 405 fallbacks.
 
+use std::time::Instant;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
+use futures::FutureExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 use tracing::Level;
 
-use crate::dialects;
 use crate::state::AppState;
+use crate::{dialects, metrics};
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -24,7 +26,6 @@ const REQUEST_ID: &str = "x-request-id";
 pub fn apply(router: Router, state: AppState) -> Router {
     let request_id = header::HeaderName::from_static(REQUEST_ID);
     router
-        .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(axum::middleware::from_fn_with_state(state, hygiene))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http()
@@ -40,26 +41,24 @@ pub fn apply(router: Router, state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-fn internal_error() -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"error":"Internal error"}"#,
-    )
-        .into_response()
-}
-
-/// Refuses TRACE, reads the request body (bounded) before any handler runs, and
-/// adds the headers every response carries.
+/// Refuses TRACE, reads the request body (bounded) before any handler runs,
+/// turns a panic into the owning dialect's 500, and adds the headers every
+/// response carries.
 ///
 /// Reading the body first means an early answer (401, 403, 404) never leaves
 /// unread bytes on a keep-alive connection, which would make hyper close it
 /// under a client that pools connections (the Pangea SDK does). A body over the
 /// limit gets the owning dialect's 413 at once. The one exception is an import
 /// upload, which streams (bounded) into the store.
+///
+/// The answers it gives itself are counted in the request metrics as
+/// `route="unrouted"` (the router's own layer never sees them).
 async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
     let mut res = if req.method() == Method::TRACE {
-        dialects::status_response(&state, &req, StatusCode::METHOD_NOT_ALLOWED)
+        let res = dialects::status_response(&state, &req, StatusCode::METHOD_NOT_ALLOWED);
+        metrics::record_unrouted(req.uri().path(), res.status(), started);
+        res
     } else if req.method() == Method::POST && req.uri().path() == dialects::pangea::UPLOAD_PATH {
         // An import upload streams into the store; the uploaded file is bounded by
         // the import limit, and everything else in the body by a little more.
@@ -68,13 +67,13 @@ async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Res
             .saturating_add(state.config.max_body_bytes);
         let (parts, body) = req.into_parts();
         let body = Body::new(http_body_util::Limited::new(body, limit));
-        next.run(Request::from_parts(parts, body)).await
+        contain_panic(&state, next, Request::from_parts(parts, body), started).await
     } else {
         let (parts, body) = req.into_parts();
         match axum::body::to_bytes(body, state.config.max_body_bytes).await {
             Ok(bytes) => {
-                next.run(Request::from_parts(parts, Body::from(bytes)))
-                    .await
+                let req = Request::from_parts(parts, Body::from(bytes));
+                contain_panic(&state, next, req, started).await
             }
             Err(e) => {
                 let req = Request::from_parts(parts, Body::empty());
@@ -86,6 +85,7 @@ async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Res
                     StatusCode::BAD_REQUEST
                 };
                 let mut res = dialects::status_response(&state, &req, status);
+                metrics::record_unrouted(req.uri().path(), status, started);
                 res.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 res
@@ -105,6 +105,39 @@ async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Res
             .or_insert(HeaderValue::from_static("Bearer"));
     }
     res
+}
+
+/// Runs the rest of the stack; a panic in it becomes a 500 in the shape of the
+/// dialect owning the path (logged with its message), and the server goes on.
+async fn contain_panic(state: &AppState, next: Next, req: Request, started: Instant) -> Response {
+    // What the error body needs, kept before the request moves on: the path,
+    // and the host (aiohttp's problem `instance`).
+    let path = req.uri().path().to_owned();
+    let host = req.headers().get(header::HOST).cloned();
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(res) => res,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string payload".into());
+            let mut head = Request::new(Body::empty());
+            if let Ok(uri) = path.parse() {
+                *head.uri_mut() = uri;
+            }
+            if let Some(host) = host {
+                head.headers_mut().insert(header::HOST, host);
+            }
+            let res =
+                dialects::internal_response(state, &head, format!("handler panicked: {message}"));
+            metrics::record_unrouted(&path, res.status(), started);
+            res
+        }
+    }
 }
 
 /// Unknown path: a 404 in the shape of the dialect owning the prefix.

@@ -271,9 +271,9 @@ impl Parsed<'_> {
     }
 
     /// Whether `password` matches. Does the (bounded) work; compares in constant time.
-    pub(super) fn verify(&self, password: &[u8]) -> bool {
+    pub(super) fn verify(&self, password: &[u8], scratch: &mut super::Scratch) -> bool {
         match self {
-            Self::Argon2(h) => h.verify(password),
+            Self::Argon2(h) => h.verify(password, scratch),
             Self::Bcrypt(h) => h.verify(password),
             Self::Scrypt(h) => h.verify(password),
             Self::Pbkdf2(h) => h.verify(password),

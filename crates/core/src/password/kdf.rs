@@ -31,10 +31,13 @@ impl Argon2Hash {
         }
     }
 
-    pub(super) fn verify(&self, password: &[u8]) -> bool {
+    pub(super) fn verify(&self, password: &[u8], scratch: &mut super::Scratch) -> bool {
         let mut out = vec![0u8; self.hash.len()];
-        Argon2::new(self.algorithm, self.version, self.params.clone())
-            .hash_password_into(password, &self.salt, &mut out)
+        let argon2 = Argon2::new(self.algorithm, self.version, self.params.clone());
+        scratch
+            .with(self.params.block_count(), |blocks| {
+                argon2.hash_password_into_with_memory(password, &self.salt, &mut out, blocks)
+            })
             .is_ok()
             && ct_eq(&out, &self.hash)
     }

@@ -9,8 +9,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, LazyLock, Mutex};
 
-use argon2::password_hash::{PasswordHasher as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
@@ -114,8 +114,9 @@ pub struct Verified {
 /// `memory_kib` and the allocator keeps freed blocks in the arena of the thread
 /// that used them. On the blocking pool (up to 512 threads, each taking turns)
 /// a login burst left every one of them holding its own tens of MiB (730 MB RSS
-/// measured after 1,000 logins); on a fixed pool memory stays near
-/// `workers × memory_kib`.
+/// measured after 1,000 logins). Each worker also keeps one argon2 working
+/// buffer ([`Scratch`]) for every hash it runs, so memory is `workers ×
+/// memory_kib`, allocated once, and never churns.
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
@@ -126,7 +127,38 @@ pub struct Hasher {
     dummy: Arc<str>,
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
+
+/// argon2 working memory a hashing thread reuses from hash to hash.
+///
+/// Up to `keep` blocks (the configured cost) stay allocated; a stored hash
+/// with a larger memory cost (an imported one, still within the admitted
+/// bounds) gets a buffer of its own that is freed when it is done, so one such
+/// login does not pin its memory for good.
+pub(super) struct Scratch {
+    blocks: Vec<Block>,
+    keep: usize,
+}
+
+impl Scratch {
+    fn new(params: &Params) -> Self {
+        Self {
+            blocks: Vec::new(),
+            keep: params.block_count(),
+        }
+    }
+
+    /// Runs `f` with at least `count` blocks of working memory.
+    pub(super) fn with<R>(&mut self, count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        if count > self.keep {
+            return f(&mut vec![Block::default(); count]);
+        }
+        if self.blocks.len() < count {
+            self.blocks.resize(count, Block::default());
+        }
+        f(&mut self.blocks[..count])
+    }
+}
 
 /// The hashing threads; they end when the last [`Hasher`] clone is dropped.
 struct Pool {
@@ -134,11 +166,12 @@ struct Pool {
 }
 
 impl Pool {
-    fn start(workers: usize) -> Result<Self> {
+    fn start(workers: usize, params: &Params) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..workers {
             let rx = Arc::clone(&rx);
+            let mut scratch = Scratch::new(params);
             std::thread::Builder::new()
                 .name(format!("aegis-hash-{i}"))
                 .spawn(move || loop {
@@ -149,7 +182,7 @@ impl Pool {
                     let Ok(job) = job else { return };
                     // A panicking job drops its answer channel (the caller sees
                     // an internal error); the thread keeps serving.
-                    let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut scratch)));
                 })
                 .map_err(|e| Error::internal(format!("starting hash workers: {e}")))?;
         }
@@ -204,10 +237,14 @@ impl Hasher {
         } else {
             cfg.workers
         };
-        let dummy = hash_blocking(&params, &crate::secret::random_token())?;
+        let dummy = hash_blocking(
+            &params,
+            &crate::secret::random_token(),
+            &mut Scratch::new(&params),
+        )?;
         Ok(Self {
+            pool: Arc::new(Pool::start(workers.max(1), &params)?),
             params,
-            pool: Arc::new(Pool::start(workers.max(1))?),
             admission: Arc::new(Semaphore::new(workers + cfg.queue)),
             waiting: Arc::new(AtomicUsize::new(0)),
             dummy: dummy.into(),
@@ -216,7 +253,7 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(Params) -> Result<T> + Send + 'static,
+        job: impl FnOnce(Params, &mut Scratch) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let Ok(admitted) = self.admission.clone().try_acquire_owned() else {
             metrics::counter!(telemetry::HASH_REJECTED).increment(1);
@@ -229,7 +266,7 @@ impl Hasher {
         // The admission permit travels with the job: a caller that goes away (a
         // dropped connection) must not free a slot while its hash still runs;
         // a job whose caller left before it started is skipped.
-        self.pool.submit(Box::new(move || {
+        self.pool.submit(Box::new(move |scratch| {
             let _slot = admitted;
             drop(waiting);
             if answer.is_closed() {
@@ -237,7 +274,7 @@ impl Hasher {
             }
             metrics::histogram!(telemetry::HASH_WAIT).record(queued.elapsed().as_secs_f64());
             let started = std::time::Instant::now();
-            let out = job(params);
+            let out = job(params, scratch);
             metrics::histogram!(telemetry::HASH_RUN).record(started.elapsed().as_secs_f64());
             let _ = answer.send(out);
         }))?;
@@ -249,7 +286,8 @@ impl Hasher {
     /// Hashes a password to a PHC string with the current parameters.
     pub async fn hash(&self, password: &Password) -> Result<String> {
         let pw = password.0.clone();
-        self.run(move |params| hash_blocking(&params, &pw)).await
+        self.run(move |params, scratch| hash_blocking(&params, &pw, scratch))
+            .await
     }
 
     /// Checks a password against a stored hash in any supported format (see
@@ -264,7 +302,7 @@ impl Hasher {
             Some(s) => (s.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
-        self.run(move |params| {
+        self.run(move |params, scratch| {
             let parsed = match format::parse(&stored, &format::Limits::admitting(&params)) {
                 Ok(p) => p,
                 Err(refusal) => {
@@ -277,11 +315,13 @@ impl Hasher {
             };
             // The verifiers are bounded and checked, but a panic in a foreign-format
             // crate must still end as a failed login, not a failed request.
-            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| parsed.verify(pw.as_bytes())))
-                .unwrap_or_else(|_| {
-                    tracing::warn!(format = %parsed.format(), "password verifier panicked");
-                    false
-                });
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                parsed.verify(pw.as_bytes(), scratch)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::warn!(format = %parsed.format(), "password verifier panicked");
+                false
+            });
             Ok(Verified {
                 ok: ok && real,
                 needs_rehash: !parsed.is_current(&params),
@@ -291,12 +331,26 @@ impl Hasher {
     }
 }
 
-fn hash_blocking(params: &Params, pw: &str) -> Result<String> {
+fn hash_blocking(params: &Params, pw: &str, scratch: &mut Scratch) -> Result<String> {
+    let failed = |e: &dyn fmt::Display| Error::internal(format!("argon2: {e}"));
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(pw.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal(format!("argon2: {e}")))
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    scratch
+        .with(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(pw.as_bytes(), salt_bytes, &mut out, blocks)
+        })
+        .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 #[cfg(test)]

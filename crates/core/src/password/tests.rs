@@ -59,6 +59,50 @@ async fn hash_and_verify() {
     assert!(stronger.verify(&pw, Some(&phc)).await.unwrap().needs_rehash);
 }
 
+/// The PHC strings built around the reused working memory are what the argon2
+/// crate's own verifier accepts, and hashes larger than the kept buffer (costlier
+/// imports) or smaller than it (cheaper ones) verify on the same worker in any order.
+#[tokio::test]
+async fn working_memory_is_reused_across_costs() {
+    use argon2::password_hash::PasswordVerifier as _;
+    let h = Hasher::new(&cheap()).unwrap();
+    let bigger = Hasher::new(&Argon2Config {
+        memory_kib: 1024,
+        iterations: 2,
+        ..cheap()
+    })
+    .unwrap();
+    let smaller = Hasher::new(&Argon2Config {
+        memory_kib: 64,
+        ..cheap()
+    })
+    .unwrap();
+    let pw = Password::new("a long enough one");
+    let mine = h.hash(&pw).await.unwrap();
+    let parsed = PasswordHash::new(&mine).unwrap();
+    assert_eq!(parsed.params.get_decimal("m"), Some(256));
+    assert!(Argon2::default()
+        .verify_password(pw.expose().as_bytes(), &parsed)
+        .is_ok());
+    let hashes = [
+        bigger.hash(&pw).await.unwrap(),
+        mine.clone(),
+        smaller.hash(&pw).await.unwrap(),
+        mine,
+    ];
+    for stored in &hashes {
+        let v = h.verify(&pw, Some(stored)).await.unwrap();
+        assert!(v.ok, "{stored}");
+        let wrong = Password::new("not the password");
+        assert!(
+            !h.verify(&wrong, Some(stored)).await.unwrap().ok,
+            "{stored}"
+        );
+    }
+    // Two hashes of one password differ (fresh salt each time).
+    assert_ne!(h.hash(&pw).await.unwrap(), hashes[1]);
+}
+
 #[tokio::test]
 async fn full_queue_is_unavailable() {
     let h = Hasher::new(&Argon2Config {

@@ -66,6 +66,22 @@ fn plain(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// A 500 in the shape of the dialect owning the path, for a request whose
+/// handler never answered (it panicked). `detail` is logged, never sent.
+pub fn internal_response(state: &AppState, req: &Request, detail: String) -> Response {
+    let e = aegis_core::Error::Internal(detail);
+    match owner(req.uri().path()) {
+        Owner::Aiohttp => aiohttp::error_problem(state, req, e),
+        Owner::Pegasys => pegasys::Fail::from(e).into_response(),
+        Owner::Argon => argon::ArgonError::from(e).into_response(),
+        Owner::Pangea => pangea::error_envelope(state, e),
+        Owner::Other => {
+            tracing::error!(error = %e, "internal error");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+        }
+    }
+}
+
 /// A bare-status answer (404, 405, 413, 400) in the shape of the dialect owning
 /// the path.
 pub fn status_response(state: &AppState, req: &Request, status: StatusCode) -> Response {

@@ -8,7 +8,8 @@ use crate::harness::{Srv, PASSWORD};
 
 both!(
     argon_token_everywhere_and_logout_kills_it,
-    deactivation_through_pegasys
+    deactivation_through_pegasys,
+    panics_answer_in_the_dialect_shape
 );
 
 async fn argon_token_everywhere_and_logout_kills_it(srv: Srv) {
@@ -174,4 +175,84 @@ async fn deactivation_through_pegasys(srv: Srv) {
         !srv.argon_login("lea@example.com").await.is_empty(),
         "login works again"
     );
+}
+
+/// A handler that panics answers a 500 in the shape of the dialect owning its
+/// path (the error bodies each client parses), the panic message never reaches
+/// the client, and the server keeps serving. No real handler panics, so the
+/// shared layers are put around a router of panicking ones.
+async fn panics_answer_in_the_dialect_shape(srv: Srv) {
+    use axum::routing::post;
+    let boom = || async { panic!("boom: secret detail") as &'static str };
+    let mut router = axum::Router::new();
+    for path in [
+        "/auth/refresh",
+        "/auth/me",
+        "/api/auth/state",
+        "/v2/user/profile/get",
+        "/readyz",
+    ] {
+        router = router.route(path, post(boom));
+    }
+    let router = router.route("/fine", post(|| async { "fine" }));
+    let app = aegis_server::middleware::apply(router, srv.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(aegis_server::serve(listener, app, std::future::pending()));
+    let http = reqwest::Client::new();
+    let call = |path: &'static str| {
+        let req = http.post(format!("{base}{path}")).json(&json!({}));
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let kind = res.headers()[reqwest::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let text = res.text().await.unwrap();
+            assert!(!text.contains("boom"), "{path}: {text}");
+            (
+                status,
+                kind,
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            )
+        }
+    };
+
+    let (status, kind, body) = call("/auth/refresh").await;
+    assert_eq!((status, kind.as_str()), (500, "application/problem+json"));
+    let as_string = srv.state.config.aiohttp.problem_status_as_string;
+    assert_eq!(
+        body["status"],
+        if as_string { json!("500") } else { json!(500) }
+    );
+    assert_eq!(body["instance"], format!("{base}/auth/refresh"));
+    assert!(
+        body["title"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
+
+    let (status, _, body) = call("/auth/me").await;
+    assert_eq!(status, 500);
+    assert_eq!(body["status"], "fail", "{body}");
+    assert!(body["error"].is_string(), "{body}");
+
+    let (status, _, body) = call("/api/auth/state").await;
+    assert_eq!((status, body), (500, json!({"error": "Server error"})));
+
+    let (status, _, body) = call("/v2/user/profile/get").await;
+    assert_eq!(status, 500);
+    assert_eq!(body["status"], "InternalError", "{body}");
+    assert!(
+        body["request_id"].is_string() && body["result"].is_null(),
+        "{body}"
+    );
+
+    let (status, _, body) = call("/readyz").await;
+    assert_eq!((status, body), (500, json!({"error": "Internal error"})));
+
+    let fine = http.post(format!("{base}/fine")).send().await.unwrap();
+    assert_eq!(fine.status(), 200);
+    assert_eq!(fine.text().await.unwrap(), "fine");
+    server.abort();
 }

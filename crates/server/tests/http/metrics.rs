@@ -61,8 +61,29 @@ async fn metrics_count_requests_logins_and_lockouts(srv: Srv) {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    // Answers the shared layers give before routing are counted too.
+    let trace = srv
+        .http
+        .request(reqwest::Method::TRACE, srv.url("/api/auth/state"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trace.status(), 405);
 
     let text = scrape(&srv).await;
+    assert!(
+        sample(
+            &text,
+            "aegis_http_requests_total",
+            &[
+                ("route", "unrouted"),
+                ("dialect", "argon"),
+                ("status", "405")
+            ]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     let route = [("route", "/auth"), ("dialect", "aiohttp")];
     assert!(
         sample(

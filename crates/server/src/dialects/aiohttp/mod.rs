@@ -102,6 +102,16 @@ pub fn status_problem(state: &AppState, req: &Request, status: StatusCode) -> Re
     .into_response()
 }
 
+/// A core error as a problem document, for a path of this dialect.
+pub fn error_problem(state: &AppState, req: &Request, e: aegis_core::Error) -> Response {
+    Problem {
+        kind: Kind::from_core(e),
+        instance: instance(state, req.headers(), req.uri().path()),
+        status_as_string: state.config.aiohttp.problem_status_as_string,
+    }
+    .into_response()
+}
+
 /// Permissions of a role, exactly as spec §3 lists them.
 fn permissions(role: Role) -> Vec<&'static str> {
     match role {

@@ -68,6 +68,12 @@ pub fn status_envelope(state: &AppState, status: StatusCode) -> Response {
     render_failure(f, now, now)
 }
 
+/// A core error in the envelope.
+pub fn error_envelope(state: &AppState, e: aegis_core::Error) -> Response {
+    let now = state.aegis.now();
+    render_failure(Failure::from(e), now, now)
+}
+
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy)]
 pub enum Access {
