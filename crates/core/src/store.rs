@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use crate::api_token::{ApiToken, ApiTokenListing};
 use crate::error::Result;
 use crate::group::{Group, GroupUpdate};
-use crate::import::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus};
+use crate::import::{
+    Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus, Turn,
+};
 use crate::mfa::{Factor, FactorKind};
 use crate::pattern::Pattern;
 use crate::query::{Page, UserQuery};
@@ -344,6 +346,9 @@ pub trait Store: Send + Sync + 'static {
     /// the job's counters; moves its checkpoint to `batch.offset`; extends the lease
     /// to `until`. Fails with `Conflict { field: "lease" }` (writing nothing) when
     /// `owner` no longer holds the job's lease. Returns the new counters.
+    ///
+    /// It touches the job only once `turn` comes ([`Turn::wait`]), and writes
+    /// nothing when the turn is refused; the users and rows may be written before.
     async fn commit_import_batch(
         &self,
         job: Uuid,
@@ -351,7 +356,14 @@ pub trait Store: Send + Sync + 'static {
         batch: &Batch,
         at: DateTime<Utc>,
         until: DateTime<Utc>,
+        turn: &mut Turn,
     ) -> Result<Counters>;
+    /// Whether two batches written at once go faster than one after the other
+    /// (PostgreSQL: one backend process each); if so the runner keeps two in
+    /// flight. SQLite has one writer at a time.
+    fn parallel_import_batches(&self) -> bool {
+        false
+    }
     /// Ends a job held by `owner` with `status` (and the reason for a failure),
     /// releasing the lease; `Conflict { field: "lease" }` when not held.
     async fn finish_import_job(

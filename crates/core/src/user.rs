@@ -141,6 +141,15 @@ pub struct NewUser {
     pub created_at: DateTime<Utc>,
 }
 
+impl NewUser {
+    /// The identifiers the user holds: its username, and its email when different.
+    pub fn identifiers(&self) -> impl Iterator<Item = &str> {
+        let username = self.username.as_str();
+        let email = self.email.as_ref().map(Email::as_str);
+        std::iter::once(username).chain(email.filter(|e| *e != username))
+    }
+}
+
 /// A partial update; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserUpdate {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use aegis_core::identity::{Email, Username};
 use aegis_core::import::{
-    Batch, Counters, ImportJob, JobStatus, Mapping, RowInput, SourceFormat, Target,
+    Batch, Counters, ImportJob, JobStatus, Mapping, RowInput, SourceFormat, Target, Turn,
 };
 use aegis_core::user::{NewUser, Role};
 use aegis_core::Store;
@@ -173,7 +173,7 @@ async fn run(name: &str, store: &dyn Store, batches: &[Batch]) -> AnyResult<()> 
     for batch in batches {
         let t0 = Instant::now();
         counters = store
-            .commit_import_batch(job.id, owner, batch, at(1), at(3600))
+            .commit_import_batch(job.id, owner, batch, at(1), at(3600), &mut Turn::now())
             .await?;
         times.push(t0.elapsed());
     }

@@ -3,7 +3,7 @@
 //! an identifier exists (in the store or earlier in the batch), and the report of
 //! every row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use aegis_core::identity::Email;
 use aegis_core::import::{Batch, Counters, RowInput, RowStatus};
@@ -12,25 +12,6 @@ use aegis_core::Result;
 use uuid::Uuid;
 
 use crate::convert::unsigned;
-
-/// The identifiers a user holds: its username, and its email when different.
-fn identifiers_of(user: &NewUser) -> impl Iterator<Item = &str> {
-    let username = user.username.as_str();
-    let email = user.email.as_ref().map(Email::as_str);
-    std::iter::once(username).chain(email.filter(|e| *e != username))
-}
-
-/// Every distinct identifier the batch's users would take, to look up in the store.
-pub(crate) fn identifiers(batch: &Batch) -> Vec<&str> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (_, input) in &batch.rows {
-        if let RowInput::Create(user) = input {
-            out.extend(identifiers_of(user).filter(|i| seen.insert(*i)));
-        }
-    }
-    out
-}
 
 /// The recorded outcome of one row, before it is written.
 pub(crate) struct RowOutcome<'a> {
@@ -87,7 +68,7 @@ pub(crate) fn plan<'a>(batch: &'a Batch, existing: &HashMap<String, Uuid>) -> Pl
                         message: format!("row {row}: {field}: already exists").into(),
                     },
                     None => {
-                        for ident in identifiers_of(user) {
+                        for ident in user.identifiers() {
                             taken.insert(ident, user.id);
                             plan.identifiers.push((ident, user.id));
                         }
@@ -185,7 +166,7 @@ mod tests {
             offset: 99,
         };
         assert_eq!(
-            identifiers(&batch),
+            batch.identifiers(),
             [
                 "ann",
                 "ann@x.org",

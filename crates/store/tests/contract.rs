@@ -172,6 +172,7 @@ contract!(
     imports::released_jobs_are_claimed_at_once,
     imports::import_batches_create_skip_and_report,
     imports::import_batch_needs_the_lease,
+    imports::import_batches_commit_in_turn,
 );
 
 /// A change published by one instance reaches another sharing the database.

@@ -26,6 +26,7 @@ pub use mapping::{
     CompiledMapping, HashAlgorithm, HashParams, Mapping, MappingError, SaltOrder, Target,
 };
 pub use runner::{dry_run, ImportProgress, Runner};
+
 pub use source::{infer_type, scan_fields, SourceReader, SourceWriter, SAMPLE_BYTES};
 
 /// Sources are stored in chunks of exactly this many bytes (the last may be shorter).
@@ -248,6 +249,81 @@ pub struct Batch {
     pub rows: Vec<(u64, RowInput)>,
     /// Byte offset where the row after this batch starts.
     pub offset: u64,
+}
+
+impl Batch {
+    /// Every distinct identifier the batch's users would take.
+    pub fn identifiers(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (_, input) in &self.rows {
+            if let RowInput::Create(user) = input {
+                out.extend(user.identifiers().filter(|i| seen.insert(*i)));
+            }
+        }
+        out
+    }
+}
+
+/// When a batch may commit.
+///
+/// On a store that writes in parallel, the runner writes the next batch while
+/// the one before it is still committing. The store does the writing, then
+/// waits for the batch's turn before it touches the job (lease, counters,
+/// checkpoint) and commits, so checkpoints commit in row order and a crash
+/// always leaves a prefix of the source written, each row once.
+#[derive(Debug)]
+pub struct Turn(TurnState);
+
+#[derive(Debug)]
+enum TurnState {
+    Waiting(tokio::sync::oneshot::Receiver<()>, std::time::Duration),
+    Granted,
+    Refused,
+}
+
+/// Gives the [`Turn`] it was made with; dropping it refuses the turn.
+#[derive(Debug)]
+pub struct Grant(tokio::sync::oneshot::Sender<()>);
+
+impl Grant {
+    /// The batch before committed: the next may commit too.
+    pub fn give(self) {
+        let _ = self.0.send(());
+    }
+}
+
+impl Turn {
+    /// No batch before this one is in flight.
+    pub fn now() -> Self {
+        Self(TurnState::Granted)
+    }
+
+    /// A turn that comes when the [`Grant`] is given, refused when it is dropped
+    /// or not given within `limit` (a writer blocked by another one, outside
+    /// what the database can see, must not wait for ever: the job then resumes
+    /// from its checkpoint).
+    pub fn after(limit: std::time::Duration) -> (Self, Grant) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Self(TurnState::Waiting(rx, limit)), Grant(tx))
+    }
+
+    /// Waits for the turn: `Ok` when the batch may commit (at once on later
+    /// calls), `Err(Unavailable)` when it must roll back instead.
+    pub async fn wait(&mut self) -> crate::Result<()> {
+        if let TurnState::Waiting(rx, limit) = &mut self.0 {
+            let given = matches!(tokio::time::timeout(*limit, rx).await, Ok(Ok(())));
+            self.0 = if given {
+                TurnState::Granted
+            } else {
+                TurnState::Refused
+            };
+        }
+        match self.0 {
+            TurnState::Refused => Err(crate::Error::Unavailable { retry_after: 1 }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Neutralises a value that a spreadsheet would read as a formula (OWASP: a leading

@@ -2,7 +2,9 @@
 //! each row into a user or a failure, and commit batches with the checkpoint.
 //!
 //! Reading and validating the next batch overlaps with committing the previous one
-//! (a bounded channel of one batch), so the database is the bottleneck.
+//! (a bounded channel of one batch), so the database is the bottleneck. On a store
+//! that writes in parallel (PostgreSQL: a backend process per connection) two
+//! batches are written at once and commit in row order (see [`Turn`]).
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use uuid::Uuid;
 
 use super::mapping::CompiledMapping;
 use super::source::{csv_reader, json_cell, SourceReader};
-use super::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowInput, SourceFormat};
+use super::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowInput, SourceFormat, Turn};
 use crate::clock::Clock;
 use crate::config::ImportConfig;
 use crate::error::{Error, Result};
@@ -266,8 +268,10 @@ impl Runner {
             let id = job.id;
             tracing::info!(job = %id, rows_done = job.counters.total, "import job claimed");
             match self.run(job, &progress).await {
-                Ok(Some(counters)) => self.finish(id, JobStatus::Success, None, counters).await?,
-                Ok(None) => tracing::warn!(job = %id, "import job lease lost to another instance"),
+                Ok(counters) => self.finish(id, JobStatus::Success, None, counters).await?,
+                Err(Failure::LeaseLost) => {
+                    tracing::warn!(job = %id, "import job lease lost to another instance");
+                }
                 Err(Failure::Stopped) => {
                     match self.store.release_import_job(id, self.owner).await {
                         Ok(_) => tracing::info!(job = %id, "import job paused for shutdown; \
@@ -318,13 +322,12 @@ impl Runner {
         }
     }
 
-    /// Runs a claimed job from its checkpoint to the end: `Some(counters)` when done,
-    /// `None` when the lease was lost.
+    /// Runs a claimed job from its checkpoint to the end.
     async fn run(
         &self,
         job: ImportJob,
         progress: &(impl Fn(ImportProgress) + Send + Sync),
-    ) -> std::result::Result<Option<Counters>, Failure> {
+    ) -> std::result::Result<Counters, Failure> {
         let now = self.clock.now();
         let source = match self.store.find_import_source(job.source_id).await {
             Ok(Some(s)) if s.expires_at > now => s,
@@ -352,14 +355,14 @@ impl Runner {
         self.pump(job, &source, rows, progress).await
     }
 
-    /// Reads batches on one task and commits them on this one.
+    /// Reads batches on one task and commits them from this one.
     async fn pump<R: AsyncRead + Unpin + Send + 'static>(
         &self,
         job: ImportJob,
         source: &ImportSource,
         mut rows: Rows<R>,
         progress: &(impl Fn(ImportProgress) + Send + Sync),
-    ) -> std::result::Result<Option<Counters>, Failure> {
+    ) -> std::result::Result<Counters, Failure> {
         let batch_rows = self.config.batch_rows.clamp(1, 50_000);
         let (tx, mut rx) = mpsc::channel::<Result<Batch>>(1);
         let mut offset = job.offset;
@@ -395,35 +398,112 @@ impl Runner {
             }
         });
         let _abort = AbortOnDrop(reader);
-        let mut counters = job.counters;
-        let mut since = std::time::Instant::now();
+        let parallel = self.store.parallel_import_batches();
+        let mut done = Done {
+            counters: job.counters,
+            since: std::time::Instant::now(),
+            size: source.size,
+        };
+        // The batch committing while the next one is written, on a store that
+        // writes in parallel; the next commits only after it (see `Turn`).
+        let mut in_flight: Option<InFlight> = None;
         while let Some(batch) = rx.recv().await {
-            let batch = batch.map_err(Failure::reading)?;
-            let now = self.clock.now();
-            match self
-                .store
-                .commit_import_batch(job.id, self.owner, &batch, now, now + self.lease())
-                .await
-            {
-                Ok(c) => {
-                    record_batch(&counters, &c, since.elapsed());
-                    since = std::time::Instant::now();
-                    counters = c;
+            let batch = Arc::new(batch.map_err(Failure::reading)?);
+            // Two batches that would take one identifier do not overlap: each
+            // would wait for the other, one in the database and one here, which
+            // no deadlock detector sees.
+            if let Some(before) = in_flight.take_if(|b| !parallel || b.shares_identifiers(&batch)) {
+                self.settle(before, &mut done, progress).await?;
+            }
+            let (turn, grant) = match in_flight {
+                Some(_) => {
+                    let (turn, grant) =
+                        Turn::after(Duration::from_secs(self.config.lease_s.max(1)));
+                    (turn, Some(grant))
                 }
-                Err(Error::Conflict { field: "lease" }) => return Ok(None),
-                Err(e) => return Err(Failure::Store(e)),
+                None => (Turn::now(), None),
+            };
+            let next = self.write(job.id, Arc::clone(&batch), turn);
+            if let Some(before) = in_flight.take() {
+                self.settle(before, &mut done, progress).await?;
             }
-            progress(ImportProgress {
-                counters,
-                offset: batch.offset,
-                size: source.size,
-            });
-            if self.is_stopping() {
-                return Err(Failure::Stopped);
+            if let Some(grant) = grant {
+                grant.give();
             }
+            in_flight = Some(InFlight { batch, task: next });
         }
-        Ok(Some(counters))
+        if let Some(before) = in_flight {
+            self.settle(before, &mut done, progress).await?;
+        }
+        Ok(done.counters)
     }
+
+    /// Starts committing `batch` (on its own task, so that it runs beside the
+    /// one before).
+    fn write(&self, job: Uuid, batch: Arc<Batch>, mut turn: Turn) -> AbortOnDrop<Result<Counters>> {
+        let store = Arc::clone(&self.store);
+        let owner = self.owner;
+        let now = self.clock.now();
+        let until = now + self.lease();
+        AbortOnDrop(tokio::spawn(async move {
+            store
+                .commit_import_batch(job, owner, &batch, now, until, &mut turn)
+                .await
+        }))
+    }
+
+    /// Waits for a batch's commit and reports it. Returning early drops (aborts)
+    /// the batch written after it, whose transaction then rolls back.
+    async fn settle(
+        &self,
+        batch: InFlight,
+        done: &mut Done,
+        progress: &(impl Fn(ImportProgress) + Send + Sync),
+    ) -> std::result::Result<(), Failure> {
+        let InFlight { batch, mut task } = batch;
+        let committed = (&mut task.0)
+            .await
+            .map_err(|e| Failure::Store(Error::internal(format!("import batch task: {e}"))))?;
+        match committed {
+            Ok(c) => {
+                record_batch(&done.counters, &c, done.since.elapsed());
+                done.since = std::time::Instant::now();
+                done.counters = c;
+            }
+            Err(Error::Conflict { field: "lease" }) => return Err(Failure::LeaseLost),
+            Err(e) => return Err(Failure::Store(e)),
+        }
+        progress(ImportProgress {
+            counters: done.counters,
+            offset: batch.offset,
+            size: done.size,
+        });
+        if self.is_stopping() {
+            return Err(Failure::Stopped);
+        }
+        Ok(())
+    }
+}
+
+/// A batch being committed.
+struct InFlight {
+    batch: Arc<Batch>,
+    task: AbortOnDrop<Result<Counters>>,
+}
+
+impl InFlight {
+    fn shares_identifiers(&self, next: &Batch) -> bool {
+        let mine: std::collections::HashSet<&str> = self.batch.identifiers().into_iter().collect();
+        next.identifiers().iter().any(|i| mine.contains(i))
+    }
+}
+
+/// What the committed batches of a run add up to.
+struct Done {
+    counters: Counters,
+    /// When the last batch was committed (for the rate metric).
+    since: std::time::Instant,
+    size: u64,
 }
 
 /// Import metrics for one committed batch: rows by outcome, and its rate.
@@ -451,6 +531,8 @@ enum Failure {
     Store(Error),
     /// The runner is stopping; the job is given back at its checkpoint.
     Stopped,
+    /// Another runner holds the job now.
+    LeaseLost,
 }
 
 impl Failure {
@@ -466,9 +548,9 @@ impl Failure {
     }
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop<T = ()>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

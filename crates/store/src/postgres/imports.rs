@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use aegis_core::identity::Email;
 use aegis_core::import::{
-    Batch, Counters, ImportJob, ImportSource, JobStatus, Mapping, RowReport, RowStatus, SourceField,
+    Batch, Counters, ImportJob, ImportSource, JobStatus, Mapping, RowReport, RowStatus,
+    SourceField, Turn,
 };
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -332,6 +333,8 @@ pub(super) async fn rows(
 enum Committed {
     Done(CountersRow),
     LeaseLost,
+    /// The batch's turn never came (see [`Turn`]); nothing was written.
+    Refused(Error),
 }
 
 /// Another transaction can take an identifier between the lookup and the insert
@@ -345,12 +348,14 @@ pub(super) async fn commit_batch(
     batch: &Batch,
     at: DateTime<Utc>,
     until: DateTime<Utc>,
+    turn: &mut Turn,
 ) -> Result<Counters> {
     let mut attempt = 1;
     loop {
-        match try_commit(pool, job, owner, batch, at, until).await {
+        match try_commit(pool, job, owner, batch, at, until, turn).await {
             Ok(Committed::Done(counters)) => return counters.into_counters(),
             Ok(Committed::LeaseLost) => return Err(Error::Conflict { field: "lease" }),
+            Ok(Committed::Refused(e)) => return Err(e),
             Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
                 tracing::debug!(error = %e, attempt, "import batch clashed; trying again");
                 attempt += 1;
@@ -373,6 +378,7 @@ async fn try_commit(
     batch: &Batch,
     at: DateTime<Utc>,
     until: DateTime<Utc>,
+    turn: &mut Turn,
 ) -> sqlx::Result<Committed> {
     let mut tx = pool.begin().await?;
     // The batch and its checkpoint commit together, so a crash that loses the last
@@ -382,7 +388,20 @@ async fn try_commit(
     sqlx::query("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    // The row lock keeps claimants (SKIP LOCKED) and finishers off until the commit.
+
+    // The users and rows first: this part runs while the batch before (another
+    // transaction, another backend) may still be committing.
+    let existing = existing(&mut tx, &batch.identifiers()).await?;
+    let plan = import_plan::plan(batch, &existing);
+    insert_users(&mut tx, &plan).await?;
+    insert_identifiers(&mut tx, &plan).await?;
+    insert_rows(&mut tx, job, &plan, at).await?;
+
+    // Then, in row order, the job. Its row lock keeps claimants (SKIP LOCKED)
+    // and finishers off until the commit; a lease lost meanwhile rolls it all back.
+    if let Err(e) = turn.wait().await {
+        return Ok(Committed::Refused(e));
+    }
     let held: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM import_jobs WHERE id = $1 AND status = 'pending' AND lease_owner = $2 \
          FOR UPDATE",
@@ -394,12 +413,6 @@ async fn try_commit(
     if held.is_none() {
         return Ok(Committed::LeaseLost);
     }
-
-    let existing = existing(&mut tx, &import_plan::identifiers(batch)).await?;
-    let plan = import_plan::plan(batch, &existing);
-    insert_users(&mut tx, &plan).await?;
-    insert_identifiers(&mut tx, &plan).await?;
-    insert_rows(&mut tx, job, &plan, at).await?;
 
     let counters: CountersRow = sqlx::query_as(
         "UPDATE import_jobs SET total = total + $2, successful = successful + $3, \

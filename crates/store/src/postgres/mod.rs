@@ -25,7 +25,7 @@ use std::time::Duration;
 use aegis_core::api_token::{ApiToken, ApiTokenListing};
 use aegis_core::group::{Group, GroupUpdate};
 use aegis_core::import::{
-    Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus,
+    Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus, Turn,
 };
 use aegis_core::mfa::{Factor, FactorKind};
 use aegis_core::pattern::Pattern;
@@ -411,8 +411,12 @@ impl Store for PgStore {
         batch: &Batch,
         at: DateTime<Utc>,
         until: DateTime<Utc>,
+        turn: &mut Turn,
     ) -> Result<Counters> {
-        imports::commit_batch(&self.pool, job, owner, batch, at, until).await
+        imports::commit_batch(&self.pool, job, owner, batch, at, until, turn).await
+    }
+    fn parallel_import_batches(&self) -> bool {
+        true
     }
     async fn finish_import_job(
         &self,

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use aegis_core::identity::Email;
 use aegis_core::import::{
-    Batch, Counters, ImportJob, ImportSource, JobStatus, Mapping, RowReport, RowStatus, SourceField,
+    Batch, Counters, ImportJob, ImportSource, JobStatus, Mapping, RowReport, RowStatus,
+    SourceField, Turn,
 };
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -364,7 +365,11 @@ pub(super) async fn commit_batch(
     batch: &Batch,
     at: DateTime<Utc>,
     until: DateTime<Utc>,
+    turn: &mut Turn,
 ) -> Result<Counters> {
+    // One writer at a time: wait before taking the write lock, or the batch
+    // before could never commit.
+    turn.wait().await?;
     match try_commit(pool, job, owner, batch, at, until).await {
         Ok(Committed::Done(counters)) => counters.into_counters(),
         Ok(Committed::LeaseLost) => Err(Error::Conflict { field: "lease" }),
@@ -395,7 +400,7 @@ async fn try_commit(
         return Ok(Committed::LeaseLost);
     }
 
-    let existing = existing(&mut tx, &import_plan::identifiers(batch)).await?;
+    let existing = existing(&mut tx, &batch.identifiers()).await?;
     let plan = import_plan::plan(batch, &existing);
     insert_users(&mut tx, &plan).await?;
     insert_identifiers(&mut tx, &plan).await?;

@@ -24,7 +24,7 @@ use std::time::Duration;
 use aegis_core::api_token::{ApiToken, ApiTokenListing};
 use aegis_core::group::{Group, GroupUpdate};
 use aegis_core::import::{
-    Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus,
+    Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus, Turn,
 };
 use aegis_core::mfa::{Factor, FactorKind};
 use aegis_core::pattern::Pattern;
@@ -69,7 +69,8 @@ impl SqliteStore {
             .foreign_keys(true)
             // A bigger WAL between checkpoints: a page written by several commits in
             // a row (a bulk import's batches) is copied back once.
-            .pragma("wal_autocheckpoint", "10000");
+            .pragma("wal_autocheckpoint", "10000")
+            .pragma("cache_size", "-65536");
         let pool = if in_memory {
             // The database lives as long as its one connection.
             SqlitePoolOptions::new()
@@ -457,8 +458,9 @@ impl Store for SqliteStore {
         batch: &Batch,
         at: DateTime<Utc>,
         until: DateTime<Utc>,
+        turn: &mut Turn,
     ) -> Result<Counters> {
-        imports::commit_batch(&self.pool, job, owner, batch, at, until).await
+        imports::commit_batch(&self.pool, job, owner, batch, at, until, turn).await
     }
     async fn finish_import_job(
         &self,

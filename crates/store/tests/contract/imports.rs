@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aegis_core::identity::{Email, Username};
 use aegis_core::import::mapping::FieldMapping;
 use aegis_core::import::{
     Batch, Counters, FieldType, HashAlgorithm, HashParams, ImportJob, ImportSource, JobStatus,
-    Mapping, RowInput, RowReport, RowStatus, SourceField, SourceFormat, Target,
+    Mapping, RowInput, RowReport, RowStatus, SourceField, SourceFormat, Target, Turn,
 };
 use aegis_core::user::{NewUser, Role};
-use aegis_core::Store;
+use aegis_core::{Error, Store};
 use uuid::Uuid;
 
 use crate::fixtures::{conflict, new_user, not_found, t};
@@ -353,7 +354,7 @@ pub async fn import_batches_create_skip_and_report(store: Arc<dyn Store>) {
         user_id(&batch.rows[7].1),
     );
     let got = s
-        .commit_import_batch(j.id, owner, &batch, t(60), t(160))
+        .commit_import_batch(j.id, owner, &batch, t(60), t(160), &mut Turn::now())
         .await
         .unwrap();
     assert_eq!(got, counters(8, 3, 1, 4));
@@ -441,7 +442,7 @@ pub async fn import_batches_create_skip_and_report(store: Arc<dyn Store>) {
     };
     let dee = user_id(&batch.rows[1].1);
     let got = s
-        .commit_import_batch(j.id, owner, &batch, t(70), t(170))
+        .commit_import_batch(j.id, owner, &batch, t(70), t(170), &mut Turn::now())
         .await
         .unwrap();
     assert_eq!(got, counters(10, 4, 1, 5));
@@ -452,7 +453,7 @@ pub async fn import_batches_create_skip_and_report(store: Arc<dyn Store>) {
         offset: 2100,
     };
     let got = s
-        .commit_import_batch(j.id, owner, &end, t(80), t(180))
+        .commit_import_batch(j.id, owner, &end, t(80), t(180), &mut Turn::now())
         .await
         .unwrap();
     assert_eq!(got, counters(10, 4, 1, 5));
@@ -510,8 +511,15 @@ pub async fn import_batch_needs_the_lease(store: Arc<dyn Store>) {
     // Not claimed yet: nobody holds it.
     assert_eq!(
         conflict(
-            s.commit_import_batch(j.id, first, &batch(1, "early"), t(1), t(10))
-                .await
+            s.commit_import_batch(
+                j.id,
+                first,
+                &batch(1, "early"),
+                t(1),
+                t(10),
+                &mut Turn::now()
+            )
+            .await
         ),
         "lease"
     );
@@ -519,7 +527,7 @@ pub async fn import_batch_needs_the_lease(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .unwrap();
-    s.commit_import_batch(j.id, first, &batch(1, "ann"), t(5), t(10))
+    s.commit_import_batch(j.id, first, &batch(1, "ann"), t(5), t(10), &mut Turn::now())
         .await
         .unwrap();
 
@@ -532,8 +540,15 @@ pub async fn import_batch_needs_the_lease(store: Arc<dyn Store>) {
     assert_eq!((resumed.id, resumed.offset), (j.id, 100));
     assert_eq!(
         conflict(
-            s.commit_import_batch(j.id, first, &batch(2, "bob"), t(12), t(20))
-                .await
+            s.commit_import_batch(
+                j.id,
+                first,
+                &batch(2, "bob"),
+                t(12),
+                t(20),
+                &mut Turn::now()
+            )
+            .await
         ),
         "lease"
     );
@@ -557,7 +572,14 @@ pub async fn import_batch_needs_the_lease(store: Arc<dyn Store>) {
 
     // The new owner goes on from the checkpoint.
     let got = s
-        .commit_import_batch(j.id, second, &batch(2, "bob"), t(14), t(30))
+        .commit_import_batch(
+            j.id,
+            second,
+            &batch(2, "bob"),
+            t(14),
+            t(30),
+            &mut Turn::now(),
+        )
         .await
         .unwrap();
     assert_eq!(got, counters(2, 2, 0, 0));
@@ -567,12 +589,136 @@ pub async fn import_batch_needs_the_lease(store: Arc<dyn Store>) {
     // A finished job takes no more batches.
     assert_eq!(
         conflict(
-            s.commit_import_batch(j.id, second, &batch(3, "cy"), t(16), t(30))
-                .await
+            s.commit_import_batch(
+                j.id,
+                second,
+                &batch(3, "cy"),
+                t(16),
+                t(30),
+                &mut Turn::now()
+            )
+            .await
         ),
         "lease"
     );
     assert_eq!(s.find_user_by_identifier("cy").await.unwrap(), None);
+}
+
+/// A batch written beside the one before it (PostgreSQL) commits only when its
+/// turn comes, after that one; a refused or late turn writes nothing.
+pub async fn import_batches_commit_in_turn(store: Arc<dyn Store>) {
+    let s = &*store;
+    let j = job("crm", 0);
+    s.insert_import_job(&j).await.unwrap();
+    let owner = Uuid::now_v7();
+    s.claim_import_job(owner, t(1), t(100))
+        .await
+        .unwrap()
+        .unwrap();
+    let batch = |first: u64, names: [&str; 2]| Batch {
+        rows: (first..)
+            .zip(names)
+            .map(|(row, name)| (row, create(name, Some(format!("{name}@x.org").as_str()))))
+            .collect(),
+        offset: (first + 1) * 100,
+    };
+    let nothing_of = |names: [&'static str; 2]| async move {
+        for name in names {
+            assert_eq!(
+                s.find_user_by_identifier(name).await.unwrap(),
+                None,
+                "{name}"
+            );
+        }
+    };
+
+    // Refused (the batch before failed) or never given: nothing is written.
+    let (mut refused, grant) = Turn::after(Duration::from_secs(30));
+    drop(grant);
+    let got = s
+        .commit_import_batch(
+            j.id,
+            owner,
+            &batch(1, ["ann", "abe"]),
+            t(2),
+            t(100),
+            &mut refused,
+        )
+        .await;
+    assert!(matches!(got, Err(Error::Unavailable { .. })), "{got:?}");
+    let (mut late, _grant) = Turn::after(Duration::from_millis(50));
+    let got = s
+        .commit_import_batch(
+            j.id,
+            owner,
+            &batch(1, ["ann", "abe"]),
+            t(2),
+            t(100),
+            &mut late,
+        )
+        .await;
+    assert!(matches!(got, Err(Error::Unavailable { .. })), "{got:?}");
+    nothing_of(["ann", "abe"]).await;
+    let job_now = s.find_import_job(j.id).await.unwrap().unwrap();
+    assert_eq!((job_now.counters, job_now.offset), (Counters::default(), 0));
+    assert!(s
+        .import_rows(j.id, all_statuses(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The second batch is sent first; it waits for its turn while the first commits.
+    let (mut turn, grant) = Turn::after(Duration::from_secs(30));
+    let second = tokio::spawn({
+        let store = Arc::clone(&store);
+        let b = batch(3, ["cy", "cat"]);
+        async move {
+            store
+                .commit_import_batch(j.id, owner, &b, t(4), t(100), &mut turn)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let first = s
+        .commit_import_batch(
+            j.id,
+            owner,
+            &batch(1, ["ann", "abe"]),
+            t(3),
+            t(100),
+            &mut Turn::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, counters(2, 2, 0, 0));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !second.is_finished(),
+        "the second batch committed before its turn"
+    );
+    let job_now = s.find_import_job(j.id).await.unwrap().unwrap();
+    assert_eq!(
+        (job_now.counters, job_now.offset),
+        (counters(2, 2, 0, 0), 200)
+    );
+    nothing_of(["cy", "cat"]).await;
+
+    grant.give();
+    assert_eq!(second.await.unwrap().unwrap(), counters(4, 4, 0, 0));
+    let job_now = s.find_import_job(j.id).await.unwrap().unwrap();
+    assert_eq!(
+        (job_now.counters, job_now.offset),
+        (counters(4, 4, 0, 0), 400)
+    );
+    assert_eq!(
+        rows_of(&s.import_rows(j.id, all_statuses(), 10).await.unwrap()),
+        [1, 2, 3, 4]
+    );
+    assert!(s
+        .find_user_by_identifier("cat@x.org")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// PostgreSQL: a registration that takes an identifier between a batch's lookup
@@ -640,7 +786,7 @@ async fn postgres_batch_retries_after_a_concurrent_registration() {
                 let store = store.clone();
                 async move {
                     store
-                        .commit_import_batch(j.id, owner, &batch, t(60), t(160))
+                        .commit_import_batch(j.id, owner, &batch, t(60), t(160), &mut Turn::now())
                         .await
                 }
             });
