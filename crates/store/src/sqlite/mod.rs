@@ -69,8 +69,7 @@ impl SqliteStore {
             .foreign_keys(true)
             // A bigger WAL between checkpoints: a page written by several commits in
             // a row (a bulk import's batches) is copied back once.
-            .pragma("wal_autocheckpoint", "10000")
-            .pragma("cache_size", "-65536");
+            .pragma("wal_autocheckpoint", "10000");
         let pool = if in_memory {
             // The database lives as long as its one connection.
             SqlitePoolOptions::new()
