@@ -633,31 +633,16 @@ pub async fn import_batches_commit_in_turn(store: Arc<dyn Store>) {
     };
 
     // Refused (the batch before failed) or never given: nothing is written.
-    let (mut refused, grant) = Turn::after(Duration::from_secs(30));
+    let (refused, grant) = Turn::after(Duration::from_secs(30));
     drop(grant);
-    let got = s
-        .commit_import_batch(
-            j.id,
-            owner,
-            &batch(1, ["ann", "abe"]),
-            t(2),
-            t(100),
-            &mut refused,
-        )
-        .await;
-    assert!(matches!(got, Err(Error::Unavailable { .. })), "{got:?}");
-    let (mut late, _grant) = Turn::after(Duration::from_millis(50));
-    let got = s
-        .commit_import_batch(
-            j.id,
-            owner,
-            &batch(1, ["ann", "abe"]),
-            t(2),
-            t(100),
-            &mut late,
-        )
-        .await;
-    assert!(matches!(got, Err(Error::Unavailable { .. })), "{got:?}");
+    let (late, _grant) = Turn::after(Duration::from_millis(50));
+    for mut turn in [refused, late] {
+        let first = batch(1, ["ann", "abe"]);
+        let got = s
+            .commit_import_batch(j.id, owner, &first, t(2), t(100), &mut turn)
+            .await;
+        assert!(matches!(got, Err(Error::Unavailable { .. })), "{got:?}");
+    }
     nothing_of(["ann", "abe"]).await;
     let job_now = s.find_import_job(j.id).await.unwrap().unwrap();
     assert_eq!((job_now.counters, job_now.offset), (Counters::default(), 0));
