@@ -1,8 +1,8 @@
 //! The import upload: axum's `Multipart` (multer) over a request body bounded as
-//! the server bounds it, read part by part as `dialects/pangea/imports.rs`
-//! `upload` reads it (a `request` part of at most 64 KiB, exactly one `upload`
-//! part streamed chunk by chunk into a `SourceWriter`, other parts skipped), on an
-//! in-memory SQLite store; the stored source is then read back.
+//! the server bounds it, read by the server's own `extract::upload::read_parts`
+//! (a `request` part of at most 64 KiB, exactly one `upload` part streamed chunk
+//! by chunk into a `SourceWriter`, other parts skipped), on an in-memory SQLite
+//! store; the stored source is then read back.
 //!
 //! Input: byte 0 the body limit, byte 1 the upload limit (255: none; else 4 bytes
 //! a unit), byte 2 the number of extra chunk boundaries, that many bytes of split
@@ -20,11 +20,13 @@
 
 use std::cell::RefCell;
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 
 use aegis_core::import::{scan_fields, SourceFormat, SourceReader, SourceWriter};
 use aegis_core::store::Store;
 use aegis_core::Error;
+use aegis_server::extract::upload::{read_parts, Parts, PartsError, UploadSink};
 use aegis_store::SqliteStore;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request};
@@ -36,8 +38,6 @@ use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;
 use tower::{Layer, ServiceExt};
 
-/// As `imports.rs` `REQUEST_PART_MAX`.
-const REQUEST_PART_MAX: usize = 64 * 1024;
 /// As `imports.rs` `UPLOAD_PATH`.
 const UPLOAD_PATH: &str = "/v2/users/sources/upload";
 /// The refusal of an upload whose outcome may depend on the chunking: over its
@@ -79,12 +79,14 @@ enum Outcome {
     Failed(StatusCode),
     /// The `request` part was too large.
     RequestTooLarge,
+    /// The `request` part was not a JSON object.
+    RequestNotObject,
     /// A second `upload` part.
     TwoUploads,
-    /// Read to the end: the `request` JSON object if valid, the upload's stored
-    /// columns or why it was refused.
+    /// Read to the end: the `request` JSON object, the upload's stored columns or
+    /// why it was refused.
     Read {
-        request: Option<Option<serde_json::Value>>,
+        request: Option<serde_json::Value>,
         upload: Option<Result<Vec<String>, String>>,
     },
 }
@@ -94,93 +96,65 @@ struct Upload {
     writer: SourceWriter,
     /// Every byte written, to compare with what the store kept.
     bytes: Vec<u8>,
-    /// The first refused write.
-    refused: Option<Error>,
 }
 
-/// The part-reading loop of `imports.rs` `upload`.
-async fn read(mut multipart: Multipart, store: &Arc<dyn Store>, limit: u64) -> Outcome {
-    let mut request = None;
-    let mut upload: Option<Upload> = None;
-    let outcome = async {
-        loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => return None,
-                Err(e) => return Some(Outcome::Failed(e.status())),
-            };
-            match field.name() {
-                Some("request") => {
-                    let mut buf = Vec::new();
-                    loop {
-                        match field.chunk().await {
-                            Ok(Some(c)) => {
-                                buf.extend_from_slice(&c);
-                                if buf.len() > REQUEST_PART_MAX {
-                                    return Some(Outcome::RequestTooLarge);
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => return Some(Outcome::Failed(e.status())),
-                        }
-                    }
-                    let v = serde_json::from_slice::<serde_json::Value>(&buf)
-                        .ok()
-                        .filter(serde_json::Value::is_object);
-                    request = Some(v);
-                }
-                Some("upload") => {
-                    if upload.is_some() {
-                        return Some(Outcome::TwoUploads);
-                    }
-                    let writer = SourceWriter::begin(
-                        Arc::clone(store),
-                        SourceFormat::Csv,
-                        at(),
-                        at() + Duration::hours(1),
-                        limit,
-                    )
-                    .await
-                    .expect("an in-memory store works");
-                    let u = upload.insert(Upload {
-                        writer,
-                        bytes: Vec::new(),
-                        refused: None,
-                    });
-                    loop {
-                        match field.chunk().await {
-                            Ok(Some(c)) => {
-                                u.bytes.extend_from_slice(&c);
-                                if let Err(e) = u.writer.write(&c).await {
-                                    u.refused = Some(e);
-                                    return None;
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => return Some(Outcome::Failed(e.status())),
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+impl UploadSink for Upload {
+    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = aegis_core::Result<()>> + Send {
+        self.bytes.extend_from_slice(chunk);
+        self.writer.write(chunk)
     }
+}
+
+/// Reads the parts as `imports.rs` `upload` does (the same `read_parts`).
+async fn read(mut multipart: Multipart, store: &Arc<dyn Store>, limit: u64) -> Outcome {
+    let mut parts = Parts::default();
+    let read = read_parts(&mut multipart, &mut parts, || async {
+        let writer = SourceWriter::begin(
+            Arc::clone(store),
+            SourceFormat::Csv,
+            at(),
+            at() + Duration::hours(1),
+            limit,
+        )
+        .await
+        .expect("an in-memory store works");
+        Ok(Upload {
+            writer,
+            bytes: Vec::new(),
+        })
+    })
     .await;
+    let (outcome, refused) = match read {
+        Ok(()) => (None, None),
+        Err(PartsError::Sink(e)) => (None, Some(e)),
+        Err(PartsError::Multipart(status)) => (Some(Outcome::Failed(status)), None),
+        Err(PartsError::RequestTooLarge) => (Some(Outcome::RequestTooLarge), None),
+        Err(PartsError::RequestNotObject) => (Some(Outcome::RequestNotObject), None),
+        Err(PartsError::TwoUploads) => (Some(Outcome::TwoUploads), None),
+    };
     if let Some(outcome) = outcome {
-        if let Some(u) = upload {
+        if let Some(u) = parts.upload {
             u.writer.abort().await;
         }
         return outcome;
     }
-    let upload = match upload {
-        Some(u) => Some(finish(u, store, limit).await),
+    let upload = match parts.upload {
+        Some(u) => Some(finish(u, refused, store, limit).await),
         None => None,
     };
-    Outcome::Read { request, upload }
+    Outcome::Read {
+        request: parts.request,
+        upload,
+    }
 }
 
 /// Finishes an upload, checks it against the whole part, removes it.
-async fn finish(u: Upload, store: &Arc<dyn Store>, limit: u64) -> Result<Vec<String>, String> {
+async fn finish(
+    u: Upload,
+    refused: Option<Error>,
+    store: &Arc<dyn Store>,
+    limit: u64,
+) -> Result<Vec<String>, String> {
     let over = u.bytes.len() as u64 > limit;
     let text = std::str::from_utf8(&u.bytes);
     let scanned = match text {
@@ -191,7 +165,7 @@ async fn finish(u: Upload, store: &Arc<dyn Store>, limit: u64) -> Result<Vec<Str
         ),
         Err(_) => None,
     };
-    let result = match u.refused {
+    let result = match refused {
         Some(e) => {
             u.writer.abort().await;
             Err(e)

@@ -3,6 +3,7 @@
 
 mod body;
 mod client_ip;
+pub mod upload;
 
 pub use body::{read_json, BodyError};
 pub use client_ip::ClientIp;

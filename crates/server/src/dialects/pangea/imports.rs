@@ -32,6 +32,7 @@ use super::envelope::{
 use super::paging::{self, Cursor, OrderName};
 use super::users::finish;
 use super::{ids, run, run_raw, Access, Call};
+use crate::extract::upload::{read_parts, Parts, PartsError};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -478,9 +479,6 @@ const ALGORITHMS: [&str; 9] = [
     "FIREBASE-SCRYPT",
 ];
 
-/// Most bytes of the `request` part.
-const REQUEST_PART_MAX: usize = 64 * 1024;
-
 fn upload_invalid(detail: &str) -> Failure {
     Failure::field("InvalidValue", "/upload", detail)
 }
@@ -514,74 +512,16 @@ async fn upload(
         .await
         .map_err(|_| Failure::field("InvalidValue", "/", "The body must be multipart/form-data"))?;
     let actor = aegis_core::Actor::Principal(principal);
-    let mut request: Option<Value> = None;
-    let mut writer = None;
-    let outcome: Result<(), Failure> = async {
-        loop {
-            let field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(multipart_failure(e.status())),
-            };
-            match field.name() {
-                Some("request") => {
-                    let mut field = field;
-                    let mut buf = Vec::new();
-                    loop {
-                        match field.chunk().await {
-                            Ok(Some(c)) => {
-                                buf.extend_from_slice(&c);
-                                if buf.len() > REQUEST_PART_MAX {
-                                    return Err(Failure::field(
-                                        "InvalidObject",
-                                        "/request",
-                                        "'request' is too large",
-                                    ));
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => return Err(multipart_failure(e.status())),
-                        }
-                    }
-                    let v = serde_json::from_slice::<Value>(&buf)
-                        .ok()
-                        .filter(Value::is_object)
-                        .ok_or_else(|| {
-                            Failure::field(
-                                "InvalidObject",
-                                "/request",
-                                "'request' must be a JSON object",
-                            )
-                        })?;
-                    request = Some(v);
-                }
-                Some("upload") => {
-                    if writer.is_some() {
-                        return Err(upload_invalid("exactly one 'upload' part is allowed"));
-                    }
-                    let mut field = field;
-                    let mut w = state.aegis.begin_upload(&actor, SourceFormat::Csv).await?;
-                    let streamed: Result<(), Failure> = async {
-                        loop {
-                            match field.chunk().await {
-                                Ok(Some(c)) => w.write(&c).await.map_err(upload_error)?,
-                                Ok(None) => return Ok(()),
-                                Err(e) => return Err(multipart_failure(e.status())),
-                            }
-                        }
-                    }
-                    .await;
-                    writer = Some(w);
-                    streamed?;
-                }
-                // Unknown extra parts are ignored (and drained by the next read).
-                _ => {}
-            }
-        }
-    }
+    let mut parts = Parts::default();
+    let read = read_parts(&mut multipart, &mut parts, || {
+        state.aegis.begin_upload(&actor, SourceFormat::Csv)
+    })
     .await;
-    let checked = outcome.and_then(|()| check_request(request.as_ref()));
-    let writer = match (checked, writer) {
+    let checked = match read {
+        Ok(()) => check_request(parts.request.as_ref()),
+        Err(e) => Err(parts_failure(e)),
+    };
+    let writer = match (checked, parts.upload) {
         (Ok(()), Some(w)) => w,
         (Ok(()), None) => {
             return Err(Failure::field(
@@ -624,12 +564,23 @@ async fn upload(
     ))
 }
 
-/// A problem while reading the multipart body: over the limit, or malformed.
-fn multipart_failure(status: StatusCode) -> Failure {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::TooLarge.into()
-    } else {
-        Failure::field("InvalidValue", "/", "The multipart body could not be read")
+/// Why the parts could not be read.
+fn parts_failure(e: PartsError) -> Failure {
+    match e {
+        PartsError::Multipart(StatusCode::PAYLOAD_TOO_LARGE) => Error::TooLarge.into(),
+        PartsError::Multipart(_) => {
+            Failure::field("InvalidValue", "/", "The multipart body could not be read")
+        }
+        PartsError::RequestTooLarge => {
+            Failure::field("InvalidObject", "/request", "'request' is too large")
+        }
+        PartsError::RequestNotObject => Failure::field(
+            "InvalidObject",
+            "/request",
+            "'request' must be a JSON object",
+        ),
+        PartsError::TwoUploads => upload_invalid("exactly one 'upload' part is allowed"),
+        PartsError::Sink(e) => upload_error(e),
     }
 }
 
