@@ -267,6 +267,21 @@ fn form_id(text: &str, what: &'static str) -> Result<Uuid, Error> {
     Uuid::parse_str(text).map_err(|_| Error::NotFound(what))
 }
 
+/// What every account form answers besides its own page.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documentation only
+enum FormRefusals {
+    /// No session cookie: to `/login`
+    #[response(status = 303, headers(("Location" = String)))]
+    ToLogin,
+    /// An unreadable form, or the change was refused (the page, with the reason)
+    #[response(status = 400, content_type = "text/html")]
+    Refused(String),
+    /// The CSRF token does not match the cookie
+    #[response(status = 403, content_type = "text/html")]
+    Forged(String),
+}
+
 /// `GET /account`.
 #[utoipa::path(get, path = "/account", tag = "web", operation_id = "web_account",
     responses(
@@ -284,9 +299,7 @@ async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
     request_body(content = PasswordForm, content_type = FORM),
     responses(
         (status = 200, description = "Changed (the page, with a notice)", body = String, content_type = "text/html"),
-        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
-        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
-        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
+        FormRefusals))]
 async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -305,9 +318,7 @@ async fn change_password(
     request_body(content = PlainForm, content_type = FORM),
     responses(
         (status = 200, description = "The page with the secret and its QR code", body = String, content_type = "text/html"),
-        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
-        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
-        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
+        FormRefusals))]
 async fn begin_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -337,9 +348,7 @@ async fn begin_totp(
     request_body(content = IdForm, content_type = FORM),
     responses(
         (status = 200, description = "Confirmed (the page, with a notice)", body = String, content_type = "text/html"),
-        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
-        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
-        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
+        FormRefusals))]
 async fn confirm_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -360,9 +369,7 @@ async fn confirm_totp(
     request_body(content = PlainForm, content_type = FORM),
     responses(
         (status = 200, description = "The page with the new codes", body = String, content_type = "text/html"),
-        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
-        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
-        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
+        FormRefusals))]
 async fn new_recovery_codes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -382,9 +389,7 @@ async fn new_recovery_codes(
     request_body(content = IdForm, content_type = FORM),
     responses(
         (status = 200, description = "Removed (the page, with a notice)", body = String, content_type = "text/html"),
-        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
-        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
-        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
+        FormRefusals))]
 async fn remove_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -403,9 +408,7 @@ async fn remove_factor(
     request_body(content = IdForm, content_type = FORM),
     responses(
         (status = 200, description = "Ended (the page, with a notice)", body = String, content_type = "text/html"),
-        (status = 303, description = "No session cookie: to `/login`", headers(("Location" = String))),
-        (status = 400, description = "An unreadable form, or the change was refused (the page, with the reason)", body = String, content_type = "text/html"),
-        (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html")))]
+        FormRefusals))]
 async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,
