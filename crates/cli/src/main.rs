@@ -149,8 +149,10 @@ fn parse_role(s: &str) -> Result<Role, String> {
 /// Logs to stderr through a writer thread: a request thread formats its line
 /// and hands it over instead of making a write call of its own (at INFO, one
 /// access line a request, that call cost about a quarter of the token-check
-/// rate). Lines are written in batches, never dropped: a full queue makes the
-/// logging thread wait. The guard flushes what is queued when dropped.
+/// rate). Lines are written in batches and not dropped while aegis runs: a
+/// full queue (128k lines) makes the logging thread wait. Dropping the guard
+/// writes out what is queued; tracing-appender gives that one second, so a
+/// backlog behind a stalled stderr at exit can lose its last lines.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")

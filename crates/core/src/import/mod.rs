@@ -301,15 +301,16 @@ impl Turn {
 
     /// A turn that comes when the [`Grant`] is given, refused when it is dropped
     /// or not given within `limit` (a writer blocked by another one, outside
-    /// what the database can see, must not wait for ever: the job then resumes
-    /// from its checkpoint).
+    /// what the database can see, must not wait for ever: the runner writes a
+    /// batch whose turn came too late again, alone, once the ones before it
+    /// are committed).
     pub fn after(limit: std::time::Duration) -> (Self, Grant) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         (Self(TurnState::Waiting(rx, limit)), Grant(tx))
     }
 
     /// Waits for the turn: `Ok` when the batch may commit (at once on later
-    /// calls), `Err(Unavailable)` when it must roll back instead.
+    /// calls), `Err(Conflict { field: "turn" })` when it must roll back instead.
     pub async fn wait(&mut self) -> crate::Result<()> {
         if let TurnState::Waiting(rx, limit) = &mut self.0 {
             let given = matches!(tokio::time::timeout(*limit, rx).await, Ok(Ok(())));
@@ -320,7 +321,7 @@ impl Turn {
             };
         }
         match self.0 {
-            TurnState::Refused => Err(crate::Error::Unavailable { retry_after: 1 }),
+            TurnState::Refused => Err(crate::Error::Conflict { field: "turn" }),
             _ => Ok(()),
         }
     }

@@ -408,12 +408,22 @@ impl Runner {
         // writes in parallel; the next commits only after it (see `Turn`).
         let mut in_flight: Option<InFlight> = None;
         while let Some(batch) = rx.recv().await {
-            let batch = Arc::new(batch.map_err(Failure::reading)?);
+            let batch = match batch {
+                Ok(batch) => Arc::new(batch),
+                Err(e) => {
+                    // The rows before the unreadable point are committed first,
+                    // whatever the timing.
+                    if let Some(before) = in_flight.take() {
+                        self.settle(job.id, before, &mut done, progress).await?;
+                    }
+                    return Err(Failure::reading(e));
+                }
+            };
             // Two batches that would take one identifier do not overlap: each
             // would wait for the other, one in the database and one here, which
             // no deadlock detector sees.
             if let Some(before) = in_flight.take_if(|b| !parallel || b.shares_identifiers(&batch)) {
-                self.settle(before, &mut done, progress).await?;
+                self.settle(job.id, before, &mut done, progress).await?;
             }
             let (turn, grant) = match in_flight {
                 Some(_) => {
@@ -425,7 +435,7 @@ impl Runner {
             };
             let next = self.write(job.id, Arc::clone(&batch), turn);
             if let Some(before) = in_flight.take() {
-                self.settle(before, &mut done, progress).await?;
+                self.settle(job.id, before, &mut done, progress).await?;
             }
             if let Some(grant) = grant {
                 grant.give();
@@ -433,7 +443,7 @@ impl Runner {
             in_flight = Some(InFlight { batch, task: next });
         }
         if let Some(before) = in_flight {
-            self.settle(before, &mut done, progress).await?;
+            self.settle(job.id, before, &mut done, progress).await?;
         }
         Ok(done.counters)
     }
@@ -456,14 +466,28 @@ impl Runner {
     /// the batch written after it, whose transaction then rolls back.
     async fn settle(
         &self,
+        job: Uuid,
         batch: InFlight,
         done: &mut Done,
         progress: &(impl Fn(ImportProgress) + Send + Sync),
     ) -> std::result::Result<(), Failure> {
         let InFlight { batch, mut task } = batch;
-        let committed = (&mut task.0)
+        let mut committed = (&mut task.0)
             .await
             .map_err(|e| Failure::Store(Error::internal(format!("import batch task: {e}"))))?;
+        if let Err(Error::Conflict { field: "turn" }) = committed {
+            // Its turn did not come in time (it was blocked, or blocked another
+            // writer, outside what the database sees); it rolled back, and the
+            // batches before it are committed now: write it again, alone.
+            tracing::debug!(
+                offset = batch.offset,
+                "import batch written again after a late turn"
+            );
+            let mut again = self.write(job, Arc::clone(&batch), Turn::now());
+            committed = (&mut again.0)
+                .await
+                .map_err(|e| Failure::Store(Error::internal(format!("import batch task: {e}"))))?;
+        }
         match committed {
             Ok(c) => {
                 record_batch(&done.counters, &c, done.since.elapsed());

@@ -131,10 +131,11 @@ type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
 /// argon2 working memory a hashing thread reuses from hash to hash.
 ///
-/// Up to `keep` blocks (the configured cost) stay allocated; a stored hash
-/// with a larger memory cost (an imported one, still within the admitted
-/// bounds) gets a buffer of its own that is freed when it is done, so one such
-/// login does not pin its memory for good.
+/// It keeps `keep` blocks (the configured cost). A stored hash with a larger
+/// memory cost (an imported one, within the admitted bounds) grows it for its
+/// own run, and the excess is handed back right after, so one such login does
+/// not pin its memory. Growing and shrinking resize the one allocation rather
+/// than making and freeing a second one beside it.
 pub(super) struct Scratch {
     blocks: Vec<Block>,
     keep: usize,
@@ -150,13 +151,15 @@ impl Scratch {
 
     /// Runs `f` with at least `count` blocks of working memory.
     pub(super) fn with<R>(&mut self, count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
-        if count > self.keep {
-            return f(&mut vec![Block::default(); count]);
-        }
         if self.blocks.len() < count {
             self.blocks.resize(count, Block::default());
         }
-        f(&mut self.blocks[..count])
+        let out = f(&mut self.blocks[..count]);
+        if self.blocks.len() > self.keep {
+            self.blocks.truncate(self.keep);
+            self.blocks.shrink_to_fit();
+        }
+        out
     }
 }
 

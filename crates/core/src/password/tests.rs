@@ -99,6 +99,14 @@ async fn working_memory_is_reused_across_costs() {
             "{stored}"
         );
     }
+    // A costlier hash grows the buffer for its run only; a cheaper one uses
+    // the front of it.
+    let params = Params::new(256, 1, 1, None).unwrap();
+    let mut scratch = Scratch::new(&params);
+    assert_eq!(scratch.with(1024, |b| b.len()), 1024);
+    assert_eq!(scratch.blocks.len(), 256);
+    assert_eq!(scratch.with(64, |b| b.len()), 64);
+    assert_eq!(scratch.blocks.len(), 256);
     // Two hashes of one password differ (fresh salt each time).
     assert_ne!(h.hash(&pw).await.unwrap(), hashes[1]);
 }
