@@ -785,3 +785,76 @@ async fn crash_mid_import_on_postgres() {
     crash_scenario(&db).await;
     db.drop_database().await;
 }
+
+// ---------------------------------------------------------------------------
+// Two batches in flight (PostgreSQL)
+
+/// On PostgreSQL a batch is written while the one before it commits, and waits
+/// for its turn at most `import.lease_s`. Here the first batch is held up by
+/// another transaction (an uncommitted user with the email of its first row)
+/// for longer than that: the second batch's turn comes too late, it rolls back
+/// and is written again once the first is in. The import ends well, every row
+/// once.
+#[tokio::test]
+async fn late_turn_is_written_again_on_postgres() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    ok(db.aegis().arg("migrate").output().unwrap());
+    let csv = db.path("users.csv");
+    let mut text = String::from("email,first_name\n");
+    for i in 1..=6 {
+        writeln!(text, "a{i}@example.com,A{i}").unwrap();
+    }
+    write(&csv, &text);
+
+    let mut blocker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, username, email, role, active, verified, password_expired, \
+         created_at, updated_at) VALUES (gen_random_uuid(), 'blocker', 'a1@example.com', 'user', \
+         true, true, false, now(), now())",
+    )
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+
+    let started = Instant::now();
+    let import = db
+        .aegis()
+        .env("AEGIS_IMPORT_BATCH_ROWS", "2")
+        .env("AEGIS_IMPORT_LEASE_S", "1")
+        .arg("import")
+        .arg(&csv)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || import.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = ok(out);
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    // It never stopped to resume from its checkpoint.
+    assert!(!stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stdout.contains("6 rows, 6 created, 0 skipped, 0 failed"),
+        "{stdout}"
+    );
+    assert_eq!(
+        db.int("SELECT count(*) FROM users WHERE email LIKE 'a_@example.com'")
+            .await,
+        6
+    );
+    assert_eq!(db.int("SELECT count(*) FROM import_rows").await, 6);
+    assert_eq!(
+        db.int("SELECT count(DISTINCT row) FROM import_rows WHERE status = 'success'")
+            .await,
+        6
+    );
+    db.drop_database().await;
+}
