@@ -358,11 +358,11 @@ pub trait Store: Send + Sync + 'static {
         until: DateTime<Utc>,
         turn: &mut Turn,
     ) -> Result<Counters>;
-    /// Whether two batches written at once go faster than one after the other
-    /// (PostgreSQL: one backend process each); if so the runner keeps two in
-    /// flight. SQLite has one writer at a time.
-    fn parallel_import_batches(&self) -> bool {
-        false
+    /// How many import batches to write at once (each commits after the one
+    /// before it). PostgreSQL writes them in parallel, a backend process each;
+    /// SQLite has one writer at a time.
+    fn parallel_import_batches(&self) -> usize {
+        1
     }
     /// Ends a job held by `owner` with `status` (and the reason for a failure),
     /// releasing the lease; `Conflict { field: "lease" }` when not held.

@@ -6,6 +6,7 @@
 //! that writes in parallel (PostgreSQL: a backend process per connection) two
 //! batches are written at once and commit in row order (see [`Turn`]).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,9 @@ use uuid::Uuid;
 
 use super::mapping::CompiledMapping;
 use super::source::{csv_reader, json_cell, SourceReader};
-use super::{Batch, Counters, ImportJob, ImportSource, JobStatus, RowInput, SourceFormat, Turn};
+use super::{
+    Batch, Counters, Grant, ImportJob, ImportSource, JobStatus, RowInput, SourceFormat, Turn,
+};
 use crate::clock::Clock;
 use crate::config::ImportConfig;
 use crate::error::{Error, Result};
@@ -398,51 +401,55 @@ impl Runner {
             }
         });
         let _abort = AbortOnDrop(reader);
-        let parallel = self.store.parallel_import_batches();
+        let depth = self.store.parallel_import_batches().max(1);
         let mut done = Done {
             counters: job.counters,
             since: std::time::Instant::now(),
             size: source.size,
         };
-        // The batch committing while the next one is written, on a store that
-        // writes in parallel; the next commits only after it (see `Turn`).
-        let mut in_flight: Option<InFlight> = None;
+        // The batches being written, oldest first; each commits only after the
+        // one before it (see `Turn`). One at a time on a store that does not
+        // write in parallel.
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(depth);
         while let Some(batch) = rx.recv().await {
             let batch = match batch {
                 Ok(batch) => Arc::new(batch),
                 Err(e) => {
                     // The rows before the unreadable point are committed first,
                     // whatever the timing.
-                    if let Some(before) = in_flight.take() {
+                    while let Some(before) = in_flight.pop_front() {
                         self.settle(job.id, before, &mut done, progress).await?;
                     }
                     return Err(Failure::reading(e));
                 }
             };
-            // Two batches that would take one identifier do not overlap: each
-            // would wait for the other, one in the database and one here, which
-            // no deadlock detector sees.
-            if let Some(before) = in_flight.take_if(|b| !parallel || b.shares_identifiers(&batch)) {
+            // Batches that would take one identifier do not overlap: each would
+            // wait for the other, one in the database and one here, which no
+            // deadlock detector sees.
+            while in_flight.len() >= depth || in_flight.iter().any(|b| b.shares_identifiers(&batch))
+            {
+                let Some(before) = in_flight.pop_front() else {
+                    break;
+                };
                 self.settle(job.id, before, &mut done, progress).await?;
             }
-            let (turn, grant) = match in_flight {
-                Some(_) => {
+            let turn = match in_flight.back_mut() {
+                Some(last) => {
                     let (turn, grant) =
                         Turn::after(Duration::from_secs(self.config.lease_s.max(1)));
-                    (turn, Some(grant))
+                    last.grant = Some(grant);
+                    turn
                 }
-                None => (Turn::now(), None),
+                None => Turn::now(),
             };
-            let next = self.write(job.id, Arc::clone(&batch), turn);
-            if let Some(before) = in_flight.take() {
-                self.settle(job.id, before, &mut done, progress).await?;
-            }
-            if let Some(grant) = grant {
-                grant.give();
-            }
-            in_flight = Some(InFlight { batch, task: next });
+            let task = self.write(job.id, Arc::clone(&batch), turn);
+            in_flight.push_back(InFlight {
+                batch,
+                task,
+                grant: None,
+            });
         }
-        if let Some(before) = in_flight {
+        while let Some(before) = in_flight.pop_front() {
             self.settle(job.id, before, &mut done, progress).await?;
         }
         Ok(done.counters)
@@ -471,7 +478,11 @@ impl Runner {
         done: &mut Done,
         progress: &(impl Fn(ImportProgress) + Send + Sync),
     ) -> std::result::Result<(), Failure> {
-        let InFlight { batch, mut task } = batch;
+        let InFlight {
+            batch,
+            mut task,
+            grant,
+        } = batch;
         let mut committed = (&mut task.0)
             .await
             .map_err(|e| Failure::Store(Error::internal(format!("import batch task: {e}"))))?;
@@ -497,6 +508,10 @@ impl Runner {
             Err(Error::Conflict { field: "lease" }) => return Err(Failure::LeaseLost),
             Err(e) => return Err(Failure::Store(e)),
         }
+        // Committed: the batch after it may commit too.
+        if let Some(grant) = grant {
+            grant.give();
+        }
         progress(ImportProgress {
             counters: done.counters,
             offset: batch.offset,
@@ -513,6 +528,8 @@ impl Runner {
 struct InFlight {
     batch: Arc<Batch>,
     task: AbortOnDrop<Result<Counters>>,
+    /// The turn of the batch written after this one, given once this one commits.
+    grant: Option<Grant>,
 }
 
 impl InFlight {
