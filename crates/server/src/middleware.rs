@@ -110,9 +110,10 @@ async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Res
 /// Runs the rest of the stack; a panic in it becomes a 500 in the shape of the
 /// dialect owning the path (logged with its message), and the server goes on.
 async fn contain_panic(state: &AppState, next: Next, req: Request, started: Instant) -> Response {
-    // What the error body needs, kept before the request moves on: the path,
-    // and the host (aiohttp's problem `instance`).
-    let path = req.uri().path().to_owned();
+    // What the error body needs, kept before the request moves on: the URI and
+    // the host (aiohttp's problem `instance`). Both clones share the request's
+    // bytes: nothing is copied on the way of a request that does not panic.
+    let uri = req.uri().clone();
     let host = req.headers().get(header::HOST).cloned();
     match std::panic::AssertUnwindSafe(next.run(req))
         .catch_unwind()
@@ -126,15 +127,13 @@ async fn contain_panic(state: &AppState, next: Next, req: Request, started: Inst
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string payload".into());
             let mut head = Request::new(Body::empty());
-            if let Ok(uri) = path.parse() {
-                *head.uri_mut() = uri;
-            }
+            *head.uri_mut() = uri;
             if let Some(host) = host {
                 head.headers_mut().insert(header::HOST, host);
             }
             let res =
                 dialects::internal_response(state, &head, format!("handler panicked: {message}"));
-            metrics::record_unrouted(&path, res.status(), started);
+            metrics::record_unrouted(head.uri().path(), res.status(), started);
             res
         }
     }

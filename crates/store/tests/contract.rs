@@ -173,6 +173,7 @@ contract!(
     imports::import_batches_create_skip_and_report,
     imports::import_batch_needs_the_lease,
     imports::import_batches_commit_in_turn,
+    users::nul_in_a_lookup_is_bad_input,
 );
 
 /// A change published by one instance reaches another sharing the database.

@@ -436,3 +436,19 @@ pub async fn password_set_at_and_phone(store: Arc<dyn Store>) {
     assert_eq!(ivy.phone, None);
     assert_eq!(ivy.password_set_at, None, "untouched by other changes");
 }
+
+/// A NUL in a looked-up identifier is bad input, never an internal error.
+/// SQLite stores and compares it (no match); PostgreSQL cannot hold it
+/// (SQLSTATE 22021) and the store answers `InvalidField`.
+pub async fn nul_in_a_lookup_is_bad_input(store: Arc<dyn Store>) {
+    store
+        .insert_user(&new_user("nul", Some("nul@x.org")))
+        .await
+        .unwrap();
+    for ident in ["nul\0", "n\0ul@x.org"] {
+        match store.find_user_by_identifier(ident).await {
+            Ok(None) | Err(aegis_core::Error::InvalidField { .. }) => {}
+            other => panic!("{ident:?}: {other:?}"),
+        }
+    }
+}
