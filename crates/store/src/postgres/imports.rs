@@ -13,6 +13,7 @@ use aegis_core::import::{
 };
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -301,32 +302,47 @@ pub(super) async fn release_job(pool: &PgPool, job: Uuid, owner: Uuid) -> Result
     Ok(done.rows_affected() == 1)
 }
 
-/// One statement whatever the statuses: with its statistics PostgreSQL walks the
-/// primary key in row order for common statuses and the status index for rare ones.
+/// The failed and skipped rows (and the created rows of batches written before
+/// `import_created`) from `import_rows`, merged with the created rows of
+/// `import_created`. One statement for `import_rows` whatever the statuses: with
+/// its statistics PostgreSQL walks the primary key in row order for common
+/// statuses and the status index for rare ones.
 pub(super) async fn rows(
     pool: &PgPool,
     job: Uuid,
     statuses: &[RowStatus],
     limit: u32,
 ) -> Result<Vec<RowReport>> {
-    let wanted: Vec<&str> = import_plan::distinct(statuses)
-        .into_iter()
-        .map(RowStatus::as_str)
-        .collect();
+    let wanted = import_plan::distinct(statuses);
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
+    let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
     let rows: Vec<ReportRow> = sqlx::query_as(
         "SELECT * FROM import_rows WHERE job_id = $1 AND status = ANY($3) \
          ORDER BY row LIMIT $2",
     )
     .bind(job)
     .bind(i64::from(limit))
-    .bind(wanted)
+    .bind(names)
     .fetch_all(pool)
     .await
     .db()?;
-    rows.into_iter().map(ReportRow::into_report).collect()
+    let reports = rows
+        .into_iter()
+        .map(ReportRow::into_report)
+        .collect::<Result<Vec<_>>>()?;
+    if !wanted.contains(&RowStatus::Success) {
+        return Ok(reports);
+    }
+
+    let records = sqlx::query_as::<_, (DateTime<Utc>, Vec<u8>)>(
+        "SELECT created_at, packed FROM import_created WHERE job_id = $1 ORDER BY first_row",
+    )
+    .bind(job)
+    .fetch(pool)
+    .map(|record| record.db());
+    import_plan::with_created(reports, records, limit).await
 }
 
 /// Whether `owner` held the job's lease when the batch was written.
@@ -399,12 +415,15 @@ async fn try_commit(
 
     // Then, in row order, the job. Its row lock keeps claimants (SKIP LOCKED)
     // and finishers off until the commit; a lease lost meanwhile rolls it all back.
+    // `NO KEY UPDATE`, not `UPDATE`: the batch after this one may already hold
+    // the key-share lock of its `import_created` row's foreign key, and waits for
+    // this commit to take its turn.
     if let Err(e) = turn.wait().await {
         return Ok(Committed::Refused(e));
     }
     let held: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM import_jobs WHERE id = $1 AND status = 'pending' AND lease_owner = $2 \
-         FOR UPDATE",
+         FOR NO KEY UPDATE",
     )
     .bind(job)
     .bind(owner)
@@ -527,33 +546,44 @@ async fn insert_rows(
     plan: &Plan<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    if plan.rows.is_empty() {
-        return Ok(());
+    if !plan.reports.is_empty() {
+        let n = plan.reports.len();
+        let mut rows = Vec::with_capacity(n);
+        let mut statuses = Vec::with_capacity(n);
+        let mut users = Vec::with_capacity(n);
+        let mut messages = Vec::with_capacity(n);
+        for row in &plan.reports {
+            rows.push(stored(row.row));
+            statuses.push(row.status.as_str());
+            users.push(row.user_id);
+            messages.push(&*row.message);
+        }
+        sqlx::query(
+            "INSERT INTO import_rows (job_id, row, status, user_id, message, created_at) \
+             SELECT $1, r.row, r.status, r.user_id, r.message, $2 \
+             FROM UNNEST($3::bigint[], $4::text[], $5::uuid[], $6::text[]) \
+                  AS r (row, status, user_id, message)",
+        )
+        .bind(job)
+        .bind(at)
+        .bind(rows)
+        .bind(statuses)
+        .bind(users)
+        .bind(messages)
+        .execute(&mut *conn)
+        .await?;
     }
-    let n = plan.rows.len();
-    let mut rows = Vec::with_capacity(n);
-    let mut statuses = Vec::with_capacity(n);
-    let mut users = Vec::with_capacity(n);
-    let mut messages = Vec::with_capacity(n);
-    for row in &plan.rows {
-        rows.push(stored(row.row));
-        statuses.push(row.status.as_str());
-        users.push(row.user_id);
-        messages.push(&*row.message);
+    if let Some((first, packed)) = plan.created_record() {
+        sqlx::query(
+            "INSERT INTO import_created (job_id, first_row, created_at, packed) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(job)
+        .bind(stored(first))
+        .bind(at)
+        .bind(packed)
+        .execute(&mut *conn)
+        .await?;
     }
-    sqlx::query(
-        "INSERT INTO import_rows (job_id, row, status, user_id, message, created_at) \
-         SELECT $1, r.row, r.status, r.user_id, r.message, $2 \
-         FROM UNNEST($3::bigint[], $4::text[], $5::uuid[], $6::text[]) \
-              AS r (row, status, user_id, message)",
-    )
-    .bind(job)
-    .bind(at)
-    .bind(rows)
-    .bind(statuses)
-    .bind(users)
-    .bind(messages)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }

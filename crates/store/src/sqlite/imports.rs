@@ -13,6 +13,7 @@ use aegis_core::import::{
 };
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use sqlx::types::Json;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -315,6 +316,9 @@ pub(super) async fn finish_job(
 /// (most of a job) walk the primary key; failed and skipped ones read their range
 /// of the partial index, named since without statistics SQLite would rather walk
 /// the primary key and filter (every row of the job for a rare status).
+/// The failed and skipped rows (and the created rows of batches written before
+/// `import_created`) from `import_rows`, merged with the created rows of
+/// `import_created`.
 pub(super) async fn rows(
     pool: &SqlitePool,
     job: Uuid,
@@ -344,12 +348,30 @@ pub(super) async fn rows(
             format!("{} ORDER BY row LIMIT ?2", arms.join(" UNION ALL "))
         }
     };
-    let mut query = sqlx::query_as(&sql).bind(text(job)).bind(i64::from(limit));
+    let job = text(job);
+    let mut query = sqlx::query_as(&sql).bind(&job).bind(i64::from(limit));
     for status in &wanted {
         query = query.bind(status.as_str());
     }
     let rows: Vec<ReportRow> = query.fetch_all(pool).await.db()?;
-    rows.into_iter().map(ReportRow::into_report).collect()
+    let reports = rows
+        .into_iter()
+        .map(ReportRow::into_report)
+        .collect::<Result<Vec<_>>>()?;
+    if !wanted.contains(&RowStatus::Success) {
+        return Ok(reports);
+    }
+
+    let records = sqlx::query_as::<_, (i64, Vec<u8>)>(
+        "SELECT created_at, packed FROM import_created WHERE job_id = ?1 ORDER BY first_row",
+    )
+    .bind(&job)
+    .fetch(pool)
+    .map(|record| {
+        let (at, packed) = record.db()?;
+        Ok((time(at)?, packed))
+    });
+    import_plan::with_created(reports, records, limit).await
 }
 
 /// Whether `owner` held the job's lease when the batch was written.
@@ -518,7 +540,7 @@ async fn insert_rows(
     plan: &Plan<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    for rows in plan.rows.chunks(ROWS_PER_STATEMENT) {
+    for rows in plan.reports.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO import_rows (job_id, row, status, user_id, message, created_at) \
              VALUES {}",
@@ -535,6 +557,18 @@ async fn insert_rows(
                 .bind(micros(at));
         }
         query.execute(&mut *conn).await?;
+    }
+    if let Some((first, packed)) = plan.created_record() {
+        sqlx::query(
+            "INSERT INTO import_created (job_id, first_row, created_at, packed) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(job)
+        .bind(stored(first))
+        .bind(micros(at))
+        .bind(packed)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

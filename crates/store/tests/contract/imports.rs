@@ -805,3 +805,134 @@ async fn postgres_batch_retries_after_a_concurrent_registration() {
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// The rows that created a user are stored one record per batch
+/// (`import_created`); those of batches committed before that table, stored one
+/// by one in `import_rows`, are still listed, in row order with the newer ones.
+/// `earlier` writes such rows the old way.
+async fn earlier_created_rows_are_listed<F, Fut>(store: Arc<dyn Store>, earlier: F)
+where
+    F: FnOnce(Uuid, [(u64, Uuid); 2]) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use RowStatus::{Failed, Success};
+
+    let s = &*store;
+    let j = job("crm", 0);
+    s.insert_import_job(&j).await.unwrap();
+    let owner = Uuid::now_v7();
+    s.claim_import_job(owner, t(1), t(100))
+        .await
+        .unwrap()
+        .unwrap();
+    let old = [(1, Uuid::now_v7()), (3, Uuid::now_v7())];
+    earlier(j.id, old).await;
+    let batch = Batch {
+        rows: vec![
+            (2, create("bo", None)),
+            (
+                4,
+                RowInput::Failed("row 4: email: does not match pattern".into()),
+            ),
+            (5, create("cy", None)),
+        ],
+        offset: 500,
+    };
+    let (bo, cy) = (user_id(&batch.rows[0].1), user_id(&batch.rows[2].1));
+    s.commit_import_batch(j.id, owner, &batch, t(60), t(100), &mut Turn::now())
+        .await
+        .unwrap();
+
+    let earlier = |(row, id): (u64, Uuid)| RowReport {
+        created_at: t(7),
+        ..report(row, Success, Some(id), &format!("row {row}: created"))
+    };
+    let all = vec![
+        earlier(old[0]),
+        report(2, Success, Some(bo), "row 2: created"),
+        earlier(old[1]),
+        report(4, Failed, None, "row 4: email: does not match pattern"),
+        report(5, Success, Some(cy), "row 5: created"),
+    ];
+    assert_eq!(s.import_rows(j.id, all_statuses(), 10).await.unwrap(), all);
+    assert_eq!(
+        s.import_rows(j.id, all_statuses(), 3).await.unwrap(),
+        all[..3]
+    );
+    let created = s.import_rows(j.id, &[Success], 10).await.unwrap();
+    assert_eq!(rows_of(&created), [1, 2, 3, 5]);
+    assert_eq!(
+        rows_of(&s.import_rows(j.id, &[Failed], 10).await.unwrap()),
+        [4]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_earlier_created_rows_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("aegis.db").display());
+    let store = aegis_store::SqliteStore::open(&url).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    earlier_created_rows_are_listed(Arc::new(store), |job, rows| async move {
+        for (row, id) in rows {
+            sqlx::query(
+                "INSERT INTO import_rows (job_id, row, status, user_id, message, created_at) \
+                 VALUES (?1, ?2, 'success', ?3, ?4, ?5)",
+            )
+            .bind(job.hyphenated().to_string())
+            .bind(i64::try_from(row).unwrap())
+            .bind(id.hyphenated().to_string())
+            .bind(format!("row {row}: created"))
+            .bind(t(7).timestamp_micros())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_earlier_created_rows_are_listed() {
+    use aegis_store::testing::{drop_schema, isolated_postgres, postgres_test_url};
+
+    let Some(url) = postgres_test_url() else {
+        eprintln!("skipping PostgreSQL");
+        return;
+    };
+    let (store, schema) = isolated_postgres(&url).await.unwrap();
+    let outcome = tokio::spawn({
+        let url = url.clone();
+        let schema = schema.clone();
+        async move {
+            use std::str::FromStr;
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+                .unwrap()
+                .options([("search_path", schema.as_str())]);
+            let pool = sqlx::PgPool::connect_with(options).await.unwrap();
+            earlier_created_rows_are_listed(Arc::new(store), |job, rows| async move {
+                for (row, id) in rows {
+                    sqlx::query(
+                        "INSERT INTO import_rows \
+                         (job_id, row, status, user_id, message, created_at) \
+                         VALUES ($1, $2, 'success', $3, $4, $5)",
+                    )
+                    .bind(job)
+                    .bind(i64::try_from(row).unwrap())
+                    .bind(id)
+                    .bind(format!("row {row}: created"))
+                    .bind(t(7))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                }
+            })
+            .await;
+        }
+    })
+    .await;
+    drop_schema(&url, &schema).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

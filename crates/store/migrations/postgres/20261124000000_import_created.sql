@@ -1,0 +1,14 @@
+-- The rows of an import that created a user, one record per committed batch
+-- (see import_plan.rs): the batch's first such row, its commit time, and every
+-- such row's number and user id, packed (24 bytes a row). Failed and skipped rows
+-- keep their own reports in import_rows, and so do the created rows of batches
+-- committed before this migration.
+CREATE TABLE import_created (
+    job_id     UUID        NOT NULL REFERENCES import_jobs (id) ON DELETE CASCADE,
+    first_row  BIGINT      NOT NULL CHECK (first_row >= 1),
+    created_at TIMESTAMPTZ NOT NULL,
+    packed     BYTEA       NOT NULL CHECK (length(packed) > 0 AND length(packed) % 24 = 0),
+    PRIMARY KEY (job_id, first_row)
+);
+-- Row numbers and ids barely compress: store them out of line as they are.
+ALTER TABLE import_created ALTER COLUMN packed SET STORAGE EXTERNAL;
