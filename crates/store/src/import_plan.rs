@@ -65,7 +65,7 @@ impl Plan<'_> {
 /// The reports of the created rows packed by [`Plan::created_record`] in a batch
 /// committed at `at`, in row order, at most `limit` of them.
 fn created_reports(packed: &[u8], at: DateTime<Utc>, limit: usize) -> Result<Vec<RowReport>> {
-    if packed.len() % CREATED_ENTRY != 0 {
+    if !packed.len().is_multiple_of(CREATED_ENTRY) {
         return Err(corrupt("created"));
     }
     let mut reports = Vec::with_capacity((packed.len() / CREATED_ENTRY).min(limit));
