@@ -112,22 +112,22 @@ impl Db {
         let one_by_one =
             format!("SELECT row, status, CAST(user_id AS TEXT) FROM import_rows WHERE {of_job}");
         let packed = format!("SELECT packed FROM import_created WHERE {of_job}");
-        let (rows, records): (Vec<(i64, String, Option<String>)>, Vec<Vec<u8>>) =
-            if self.pg.is_some() {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                let rows = sqlx::query_as(&one_by_one).fetch_all(&mut c).await.unwrap();
-                (
-                    rows,
-                    sqlx::query_scalar(&packed).fetch_all(&mut c).await.unwrap(),
-                )
-            } else {
-                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                let rows = sqlx::query_as(&one_by_one).fetch_all(&mut c).await.unwrap();
-                (
-                    rows,
-                    sqlx::query_scalar(&packed).fetch_all(&mut c).await.unwrap(),
-                )
-            };
+        type Reported = Vec<(i64, String, Option<String>)>;
+        let (rows, records): (Reported, Vec<Vec<u8>>) = if self.pg.is_some() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            let rows = sqlx::query_as(&one_by_one).fetch_all(&mut c).await.unwrap();
+            (
+                rows,
+                sqlx::query_scalar(&packed).fetch_all(&mut c).await.unwrap(),
+            )
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            let rows = sqlx::query_as(&one_by_one).fetch_all(&mut c).await.unwrap();
+            (
+                rows,
+                sqlx::query_scalar(&packed).fetch_all(&mut c).await.unwrap(),
+            )
+        };
         let mut out: Vec<_> = rows
             .into_iter()
             .map(|(row, status, id)| (u64::try_from(row).unwrap(), status, id))
