@@ -344,8 +344,10 @@ pub trait Store: Send + Sync + 'static {
     /// username exists (or appears earlier in the batch), which are skipped with the
     /// existing user's id; records one [`RowReport`] per row; adds the outcomes to
     /// the job's counters; moves its checkpoint to `batch.offset`; extends the lease
-    /// to `until`. Fails with `Conflict { field: "lease" }` (writing nothing) when
-    /// `owner` no longer holds the job's lease. Returns the new counters.
+    /// to `until`, moved by the time the batch waited for its turn
+    /// ([`Turn::lease_end`]). Fails with `Conflict { field: "lease" }` (writing
+    /// nothing) when `owner` no longer holds the job's lease. Returns the new
+    /// counters.
     ///
     /// It touches the job only once `turn` comes ([`Turn::wait`]), and writes
     /// nothing when the turn is refused; the users and rows may be written before.

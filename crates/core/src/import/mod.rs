@@ -273,7 +273,11 @@ impl Batch {
 /// checkpoint) and commits, so checkpoints commit in row order and a crash
 /// always leaves a prefix of the source written, each row once.
 #[derive(Debug)]
-pub struct Turn(TurnState);
+pub struct Turn {
+    state: TurnState,
+    /// How long [`Turn::wait`] waited.
+    waited: std::time::Duration,
+}
 
 #[derive(Debug)]
 enum TurnState {
@@ -296,7 +300,10 @@ impl Grant {
 impl Turn {
     /// No batch before this one is in flight.
     pub fn now() -> Self {
-        Self(TurnState::Granted)
+        Self {
+            state: TurnState::Granted,
+            waited: std::time::Duration::ZERO,
+        }
     }
 
     /// A turn that comes when the [`Grant`] is given, refused when it is dropped
@@ -306,24 +313,41 @@ impl Turn {
     /// are committed).
     pub fn after(limit: std::time::Duration) -> (Self, Grant) {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        (Self(TurnState::Waiting(rx, limit)), Grant(tx))
+        let turn = Self {
+            state: TurnState::Waiting(rx, limit),
+            waited: std::time::Duration::ZERO,
+        };
+        (turn, Grant(tx))
     }
 
     /// Waits for the turn: `Ok` when the batch may commit (at once on later
     /// calls), `Err(Conflict { field: "turn" })` when it must roll back instead.
     pub async fn wait(&mut self) -> crate::Result<()> {
-        if let TurnState::Waiting(rx, limit) = &mut self.0 {
+        if let TurnState::Waiting(rx, limit) = &mut self.state {
+            let started = std::time::Instant::now();
             let given = matches!(tokio::time::timeout(*limit, rx).await, Ok(Ok(())));
-            self.0 = if given {
+            self.waited = started.elapsed();
+            self.state = if given {
                 TurnState::Granted
             } else {
                 TurnState::Refused
             };
         }
-        match self.0 {
+        match self.state {
             TurnState::Refused => Err(crate::Error::Conflict { field: "turn" }),
             _ => Ok(()),
         }
+    }
+
+    /// The end of the job's lease that a batch started with `until` writes:
+    /// moved by the time the batch waited for its turn, so that a lease renewed
+    /// by a commit runs its full length from about then, however long the batch
+    /// before took.
+    pub fn lease_end(&self, until: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.waited)
+            .ok()
+            .and_then(|waited| until.checked_add_signed(waited))
+            .unwrap_or(until)
     }
 }
 

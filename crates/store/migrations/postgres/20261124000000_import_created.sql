@@ -3,8 +3,13 @@
 -- such row's number and user id, packed (24 bytes a row). Failed and skipped rows
 -- keep their own reports in import_rows, and so do the created rows of batches
 -- committed before this migration.
+--
+-- No foreign key to import_jobs, as for import_rows (20261123060000): a batch
+-- writes its record before its turn, and the key-share lock of the key check
+-- would hold claimants (FOR UPDATE SKIP LOCKED) off the job until the batch ends.
+-- Jobs are not deleted, and a batch holds its job's row when it commits.
 CREATE TABLE import_created (
-    job_id     UUID        NOT NULL REFERENCES import_jobs (id) ON DELETE CASCADE,
+    job_id     UUID        NOT NULL,
     first_row  BIGINT      NOT NULL CHECK (first_row >= 1),
     created_at TIMESTAMPTZ NOT NULL,
     packed     BYTEA       NOT NULL CHECK (length(packed) > 0 AND length(packed) % 24 = 0),

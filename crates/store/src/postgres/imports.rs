@@ -415,21 +415,22 @@ async fn try_commit(
 
     // Then, in row order, the job. Its row lock keeps claimants (SKIP LOCKED)
     // and finishers off until the commit; a lease lost meanwhile rolls it all back.
-    // `NO KEY UPDATE`, not `UPDATE`: the batch after this one may already hold
-    // the key-share lock of its `import_created` row's foreign key, and waits for
-    // this commit to take its turn.
     if let Err(e) = turn.wait().await {
+        // Rolled back now, not when the connection is next used: the batch's
+        // rows hold index entries that other writers would wait on.
+        tx.rollback().await?;
         return Ok(Committed::Refused(e));
     }
     let held: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM import_jobs WHERE id = $1 AND status = 'pending' AND lease_owner = $2 \
-         FOR NO KEY UPDATE",
+         FOR UPDATE",
     )
     .bind(job)
     .bind(owner)
     .fetch_optional(&mut *tx)
     .await?;
     if held.is_none() {
+        tx.rollback().await?;
         return Ok(Committed::LeaseLost);
     }
 
@@ -444,7 +445,7 @@ async fn try_commit(
     .bind(stored(plan.counts.failed))
     .bind(stored(plan.counts.skipped))
     .bind(stored(batch.offset))
-    .bind(until)
+    .bind(turn.lease_end(until))
     .bind(at)
     .fetch_one(&mut *tx)
     .await?;

@@ -392,7 +392,7 @@ pub(super) async fn commit_batch(
     // One writer at a time: wait before taking the write lock, or the batch
     // before could never commit.
     turn.wait().await?;
-    match try_commit(pool, job, owner, batch, at, until).await {
+    match try_commit(pool, job, owner, batch, at, turn.lease_end(until)).await {
         Ok(Committed::Done(counters)) => counters.into_counters(),
         Ok(Committed::LeaseLost) => Err(Error::Conflict { field: "lease" }),
         Err(e) => Err(internal(e)),
@@ -419,6 +419,7 @@ async fn try_commit(
     .fetch_optional(&mut *tx)
     .await?;
     if held.is_none() {
+        tx.rollback().await?;
         return Ok(Committed::LeaseLost);
     }
 

@@ -704,6 +704,15 @@ pub async fn import_batches_commit_in_turn(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_some());
+    // The second batch waited 200 ms and more for its turn: the lease it renewed
+    // runs from about its commit, not from when it started writing.
+    let later = t(100) + chrono::Duration::milliseconds(150);
+    let other = Uuid::now_v7();
+    assert!(s
+        .claim_import_job(other, later, later + chrono::Duration::seconds(60))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// PostgreSQL: a registration that takes an identifier between a batch's lookup
