@@ -255,4 +255,17 @@ async fn panics_answer_in_the_dialect_shape(srv: Srv) {
     assert_eq!(fine.status(), 200);
     assert_eq!(fine.text().await.unwrap(), "fine");
     server.abort();
+
+    // Each is counted, under its dialect: the panic unwound past the router,
+    // so without a route (`unrouted`).
+    let text = crate::metrics::scrape(&srv).await;
+    for dialect in ["aiohttp", "pegasys", "argon", "pangea", "other"] {
+        let labels = [
+            ("route", "unrouted"),
+            ("dialect", dialect),
+            ("status", "500"),
+        ];
+        let counted = crate::metrics::sample(&text, "aegis_http_requests_total", &labels);
+        assert!(counted.is_some_and(|n| n >= 1.0), "{dialect}: {text}");
+    }
 }

@@ -12,7 +12,7 @@ use crate::harness::{Srv, PASSWORD};
 both!(metrics_count_requests_logins_and_lockouts);
 
 /// The value of the first sample of `name` whose labels include all of `labels`.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -27,7 +27,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .next()
 }
 
-async fn scrape(srv: &Srv) -> String {
+pub(crate) async fn scrape(srv: &Srv) -> String {
     let res = srv.http.get(srv.url("/metrics")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let ctype = res.headers()["content-type"].to_str().unwrap().to_owned();
