@@ -290,6 +290,13 @@ async fn try_delete(pool: &PgPool, id: Uuid, guard: AdminGuard) -> sqlx::Result<
         tx.rollback().await?;
         return Ok(Outcome::Missing);
     }
+    // No foreign key cascades to the identifiers (see the import_created
+    // migration). This runs after the user's row is deleted, so it sees the
+    // identifiers of an update that held the row until then.
+    sqlx::query("DELETE FROM user_identifiers WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Outcome::Done(()))
 }
