@@ -85,6 +85,31 @@ where
     }
 }
 
+/// Runs a PostgreSQL-only case on a fresh schema, dropped afterwards even if the
+/// case fails: the store, and the options of a connection to the same schema (to
+/// look at or write the tables as another client would). Skipped without a server.
+pub(crate) async fn with_postgres_schema<F, Fut>(case: F)
+where
+    F: FnOnce(aegis_store::PgStore, sqlx::postgres::PgConnectOptions) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use std::str::FromStr;
+
+    let Some(url) = postgres_test_url() else {
+        eprintln!("skipping PostgreSQL");
+        return;
+    };
+    let (store, schema) = isolated_postgres(&url).await.unwrap();
+    let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let outcome = tokio::spawn(case(store, options)).await;
+    drop_schema(&url, &schema).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
 /// Declares every case once per backend.
 macro_rules! contract {
     ($($module:ident :: $case:ident),* $(,)?) => {

@@ -719,100 +719,81 @@ pub async fn import_batches_commit_in_turn(store: Arc<dyn Store>) {
 /// and its insert makes the insert fail; the batch is tried again and the row skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_batch_retries_after_a_concurrent_registration() {
-    use std::str::FromStr;
+    use sqlx::postgres::PgConnection;
+    use sqlx::{Connection, Executor};
     use std::time::Duration;
 
-    use aegis_store::testing::{drop_schema, isolated_postgres, postgres_test_url};
-    use sqlx::postgres::{PgConnectOptions, PgConnection};
-    use sqlx::{Connection, Executor};
+    crate::with_postgres_schema(|store, options| async move {
+        let mut other = PgConnection::connect_with(&options).await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let j = job("crm", 0);
+        store.insert_import_job(&j).await.unwrap();
+        let owner = Uuid::now_v7();
+        store.claim_import_job(owner, t(1), t(100)).await.unwrap();
 
-    let Some(url) = postgres_test_url() else {
-        eprintln!("skipping PostgreSQL");
-        return;
-    };
-    let (store, schema) = isolated_postgres(&url).await.unwrap();
-    let outcome = tokio::spawn({
-        let url = url.clone();
-        let schema = schema.clone();
-        async move {
-            let options = PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            let mut other = PgConnection::connect_with(&options).await.unwrap();
-            let store: Arc<dyn Store> = Arc::new(store);
-            let j = job("crm", 0);
-            store.insert_import_job(&j).await.unwrap();
-            let owner = Uuid::now_v7();
-            store.claim_import_job(owner, t(1), t(100)).await.unwrap();
-
-            // The registration is under way: its identifiers are not visible yet.
-            let registered = Uuid::now_v7();
-            let mut tx = other.begin().await.unwrap();
-            tx.execute(
-                sqlx::query(
-                    "INSERT INTO users (id, username, email, role, active, verified, \
-                     password_expired, created_at, updated_at) \
-                     VALUES ($1, 'ann', 'ann@x.org', 'user', TRUE, FALSE, FALSE, now(), now())",
-                )
-                .bind(registered),
+        // The registration is under way: its identifiers are not visible yet.
+        let registered = Uuid::now_v7();
+        let mut tx = other.begin().await.unwrap();
+        tx.execute(
+            sqlx::query(
+                "INSERT INTO users (id, username, email, role, active, verified, \
+                 password_expired, created_at, updated_at) \
+                 VALUES ($1, 'ann', 'ann@x.org', 'user', TRUE, FALSE, FALSE, now(), now())",
             )
-            .await
-            .unwrap();
-            tx.execute(
-                sqlx::query(
-                    "INSERT INTO user_identifiers (identifier, user_id) \
-                     VALUES ('ann', $1), ('ann@x.org', $1)",
-                )
-                .bind(registered),
+            .bind(registered),
+        )
+        .await
+        .unwrap();
+        tx.execute(
+            sqlx::query(
+                "INSERT INTO user_identifiers (identifier, user_id) \
+                 VALUES ('ann', $1), ('ann@x.org', $1)",
             )
-            .await
-            .unwrap();
+            .bind(registered),
+        )
+        .await
+        .unwrap();
 
-            let batch = Batch {
-                rows: vec![
-                    (1, create("bob", Some("bob@x.org"))),
-                    (2, create("ann", Some("ann@x.org"))),
-                ],
-                offset: 10,
-            };
-            let bob = user_id(&batch.rows[0].1);
-            let commit = tokio::spawn({
-                let store = store.clone();
-                async move {
-                    store
-                        .commit_import_batch(j.id, owner, &batch, t(60), t(160), &mut Turn::now())
-                        .await
-                }
-            });
-            // The batch waits on the registration's uncommitted keys, then clashes.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            tx.commit().await.unwrap();
-            let got = commit.await.unwrap().unwrap();
-            assert_eq!(got, counters(2, 1, 0, 1));
+        let batch = Batch {
+            rows: vec![
+                (1, create("bob", Some("bob@x.org"))),
+                (2, create("ann", Some("ann@x.org"))),
+            ],
+            offset: 10,
+        };
+        let bob = user_id(&batch.rows[0].1);
+        let commit = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .commit_import_batch(j.id, owner, &batch, t(60), t(160), &mut Turn::now())
+                    .await
+            }
+        });
+        // The batch waits on the registration's uncommitted keys, then clashes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+        let got = commit.await.unwrap().unwrap();
+        assert_eq!(got, counters(2, 1, 0, 1));
 
-            let statuses = [RowStatus::Success, RowStatus::Skipped, RowStatus::Failed];
-            let rows = store.import_rows(j.id, &statuses, 10).await.unwrap();
-            assert_eq!(
-                rows,
-                [
-                    report(1, RowStatus::Success, Some(bob), "row 1: created"),
-                    report(
-                        2,
-                        RowStatus::Skipped,
-                        Some(registered),
-                        "row 2: email: already exists"
-                    ),
-                ]
-            );
-            let (user, _) = store.find_user_by_identifier("bob").await.unwrap().unwrap();
-            assert_eq!(user.id, bob);
-        }
+        let statuses = [RowStatus::Success, RowStatus::Skipped, RowStatus::Failed];
+        let rows = store.import_rows(j.id, &statuses, 10).await.unwrap();
+        assert_eq!(
+            rows,
+            [
+                report(1, RowStatus::Success, Some(bob), "row 1: created"),
+                report(
+                    2,
+                    RowStatus::Skipped,
+                    Some(registered),
+                    "row 2: email: already exists"
+                ),
+            ]
+        );
+        let (user, _) = store.find_user_by_identifier("bob").await.unwrap().unwrap();
+        assert_eq!(user.id, bob);
     })
     .await;
-    drop_schema(&url, &schema).await.unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 /// The rows that created a user are stored one record per batch
@@ -903,45 +884,26 @@ async fn sqlite_earlier_created_rows_are_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_earlier_created_rows_are_listed() {
-    use aegis_store::testing::{drop_schema, isolated_postgres, postgres_test_url};
-
-    let Some(url) = postgres_test_url() else {
-        eprintln!("skipping PostgreSQL");
-        return;
-    };
-    let (store, schema) = isolated_postgres(&url).await.unwrap();
-    let outcome = tokio::spawn({
-        let url = url.clone();
-        let schema = schema.clone();
-        async move {
-            use std::str::FromStr;
-            let options = sqlx::postgres::PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            let pool = sqlx::PgPool::connect_with(options).await.unwrap();
-            earlier_created_rows_are_listed(Arc::new(store), |job, rows| async move {
-                for (row, id) in rows {
-                    sqlx::query(
-                        "INSERT INTO import_rows \
-                         (job_id, row, status, user_id, message, created_at) \
-                         VALUES ($1, $2, 'success', $3, $4, $5)",
-                    )
-                    .bind(job)
-                    .bind(i64::try_from(row).unwrap())
-                    .bind(id)
-                    .bind(format!("row {row}: created"))
-                    .bind(t(7))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                }
-            })
-            .await;
-        }
+    crate::with_postgres_schema(|store, options| async move {
+        let pool = sqlx::PgPool::connect_with(options).await.unwrap();
+        earlier_created_rows_are_listed(Arc::new(store), |job, rows| async move {
+            for (row, id) in rows {
+                sqlx::query(
+                    "INSERT INTO import_rows \
+                     (job_id, row, status, user_id, message, created_at) \
+                     VALUES ($1, $2, 'success', $3, $4, $5)",
+                )
+                .bind(job)
+                .bind(i64::try_from(row).unwrap())
+                .bind(id)
+                .bind(format!("row {row}: created"))
+                .bind(t(7))
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        })
+        .await;
     })
     .await;
-    drop_schema(&url, &schema).await.unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }

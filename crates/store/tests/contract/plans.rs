@@ -1,15 +1,12 @@
 //! Query plans of `list_users_matching`: a pattern with a literal prefix must be
 //! an index range scan on `users_login_key_idx`, on realistic statistics.
-
-use std::str::FromStr;
 use std::sync::Arc;
 
 use aegis_core::pattern::Pattern;
 use aegis_core::Store;
-use aegis_store::testing::{drop_schema, isolated_postgres, postgres_test_url};
 use aegis_store::SqliteStore;
 use futures::{StreamExt, TryStreamExt};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
 use crate::fixtures::new_user;
@@ -72,47 +69,31 @@ async fn sqlite_prefix_plan_uses_login_key_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_prefix_plan_uses_login_key_index() {
-    let Some(url) = postgres_test_url() else {
-        eprintln!("skipping PostgreSQL");
-        return;
-    };
-    let (store, schema) = isolated_postgres(&url).await.unwrap();
-    let outcome = tokio::spawn({
-        let url = url.clone();
-        let schema = schema.clone();
-        async move {
-            populate(Arc::new(store.clone())).await;
-            let options = PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            let mut conn = PgConnection::connect_with(&options).await.unwrap();
-            sqlx::query("ANALYZE users")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            conn.close().await.unwrap();
+    crate::with_postgres_schema(|store, options| async move {
+        populate(Arc::new(store.clone())).await;
+        let mut conn = PgConnection::connect_with(&options).await.unwrap();
+        sqlx::query("ANALYZE users")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
 
-            for raw in PATTERNS {
-                let pattern = Pattern::parse(raw).unwrap();
-                check_results(&store, &pattern).await;
-                let plan = store.explain_users_matching(&pattern, 1000).await.unwrap();
-                eprintln!("PostgreSQL plan for {raw} ({USERS} users, analyzed):\n{plan}");
-                for section in plan.split("-- ").filter(|s| !s.is_empty()) {
-                    let scan = ["Index Scan", "Index Only Scan"]
-                        .iter()
-                        .any(|kind| section.contains(&format!("{kind} using users_login_key_idx")))
-                        || section.contains("Bitmap Index Scan on users_login_key_idx");
-                    assert!(
-                        scan && !section.contains("Seq Scan"),
-                        "no index scan in:\n{section}"
-                    );
-                }
+        for raw in PATTERNS {
+            let pattern = Pattern::parse(raw).unwrap();
+            check_results(&store, &pattern).await;
+            let plan = store.explain_users_matching(&pattern, 1000).await.unwrap();
+            eprintln!("PostgreSQL plan for {raw} ({USERS} users, analyzed):\n{plan}");
+            for section in plan.split("-- ").filter(|s| !s.is_empty()) {
+                let scan = ["Index Scan", "Index Only Scan"]
+                    .iter()
+                    .any(|kind| section.contains(&format!("{kind} using users_login_key_idx")))
+                    || section.contains("Bitmap Index Scan on users_login_key_idx");
+                assert!(
+                    scan && !section.contains("Seq Scan"),
+                    "no index scan in:\n{section}"
+                );
             }
         }
     })
     .await;
-    drop_schema(&url, &schema).await.unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }

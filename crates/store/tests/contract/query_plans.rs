@@ -1,16 +1,13 @@
 //! Query plans of `query_users`: every order, both directions, on and after a
 //! NULL key, must read its page from the order's `(key, id)` index without a
 //! sort, on realistic statistics.
-
-use std::str::FromStr;
 use std::sync::Arc;
 
 use aegis_core::query::{After, Condition, Order, UserField, UserOrder, UserQuery, Value};
 use aegis_core::Store;
-use aegis_store::testing::{drop_schema, isolated_postgres, postgres_test_url};
 use aegis_store::SqliteStore;
 use futures::{StreamExt, TryStreamExt};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
 use crate::fixtures::t;
@@ -150,45 +147,29 @@ async fn sqlite_user_query_plans_use_the_order_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_user_query_plans_use_the_order_index() {
-    let Some(url) = postgres_test_url() else {
-        eprintln!("skipping PostgreSQL");
-        return;
-    };
-    let (store, schema) = isolated_postgres(&url).await.unwrap();
-    let outcome = tokio::spawn({
-        let url = url.clone();
-        let schema = schema.clone();
-        async move {
-            populate(Arc::new(store.clone())).await;
-            log_in_some(Arc::new(store.clone())).await;
-            let options = PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            let mut conn = PgConnection::connect_with(&options).await.unwrap();
-            sqlx::query("ANALYZE users")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            conn.close().await.unwrap();
-            for q in queries(&store).await {
-                let plan = store.explain_query_users(&q).await.unwrap();
-                eprintln!(
-                    "PostgreSQL plan for {:?} {:?}:\n{plan}",
-                    q.order_by, q.order
+    crate::with_postgres_schema(|store, options| async move {
+        populate(Arc::new(store.clone())).await;
+        log_in_some(Arc::new(store.clone())).await;
+        let mut conn = PgConnection::connect_with(&options).await.unwrap();
+        sqlx::query("ANALYZE users")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        for q in queries(&store).await {
+            let plan = store.explain_query_users(&q).await.unwrap();
+            eprintln!(
+                "PostgreSQL plan for {:?} {:?}:\n{plan}",
+                q.order_by, q.order
+            );
+            for section in pages(&plan) {
+                let wanted = index(q.order_by).unwrap_or("users_pkey");
+                assert!(
+                    section.contains(&format!("using {wanted}")) && !section.contains("Sort"),
+                    "not an ordered scan of {wanted} in:\n{section}"
                 );
-                for section in pages(&plan) {
-                    let wanted = index(q.order_by).unwrap_or("users_pkey");
-                    assert!(
-                        section.contains(&format!("using {wanted}")) && !section.contains("Sort"),
-                        "not an ordered scan of {wanted} in:\n{section}"
-                    );
-                }
             }
         }
     })
     .await;
-    drop_schema(&url, &schema).await.unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
