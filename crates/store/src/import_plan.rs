@@ -108,14 +108,19 @@ fn merge(a: Vec<RowReport>, b: Vec<RowReport>, limit: usize) -> Vec<RowReport> {
     out
 }
 
-/// `reports` (from `import_rows`, in row order) merged with the created rows of
-/// `records` (a job's `import_created` records: commit time and packed rows, in
-/// row order), cut at `limit`. The records are read only as far as needed.
+/// `reports` (from `import_rows`, in row order) merged, when `wanted` holds
+/// `Success`, with the created rows of `records` (a job's `import_created`
+/// records: commit time and packed rows, in row order), cut at `limit`. The
+/// records are read only as far as needed.
 pub(crate) async fn with_created(
     reports: Vec<RowReport>,
+    wanted: &[RowStatus],
     records: impl Stream<Item = Result<(DateTime<Utc>, Vec<u8>)>>,
     limit: u32,
 ) -> Result<Vec<RowReport>> {
+    if !wanted.contains(&RowStatus::Success) {
+        return Ok(reports);
+    }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut records = std::pin::pin!(records);
     let mut created = Vec::new();

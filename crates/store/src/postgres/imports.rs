@@ -332,17 +332,13 @@ pub(super) async fn rows(
         .into_iter()
         .map(ReportRow::into_report)
         .collect::<Result<Vec<_>>>()?;
-    if !wanted.contains(&RowStatus::Success) {
-        return Ok(reports);
-    }
-
     let records = sqlx::query_as::<_, (DateTime<Utc>, Vec<u8>)>(
         "SELECT created_at, packed FROM import_created WHERE job_id = $1 ORDER BY first_row",
     )
     .bind(job)
     .fetch(pool)
     .map(|record| record.db());
-    import_plan::with_created(reports, records, limit).await
+    import_plan::with_created(reports, &wanted, records, limit).await
 }
 
 /// Whether `owner` held the job's lease when the batch was written.

@@ -358,10 +358,6 @@ pub(super) async fn rows(
         .into_iter()
         .map(ReportRow::into_report)
         .collect::<Result<Vec<_>>>()?;
-    if !wanted.contains(&RowStatus::Success) {
-        return Ok(reports);
-    }
-
     let records = sqlx::query_as::<_, (i64, Vec<u8>)>(
         "SELECT created_at, packed FROM import_created WHERE job_id = ?1 ORDER BY first_row",
     )
@@ -371,7 +367,7 @@ pub(super) async fn rows(
         let (at, packed) = record.db()?;
         Ok((time(at)?, packed))
     });
-    import_plan::with_created(reports, records, limit).await
+    import_plan::with_created(reports, &wanted, records, limit).await
 }
 
 /// Whether `owner` held the job's lease when the batch was written.
