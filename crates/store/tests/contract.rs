@@ -110,6 +110,19 @@ where
     }
 }
 
+/// `ANALYZE users` on the schema of `options`, so that PostgreSQL plans with the
+/// statistics of the users a case wrote.
+pub(crate) async fn analyze_users(options: &sqlx::postgres::PgConnectOptions) {
+    use sqlx::Connection;
+
+    let mut conn = sqlx::PgConnection::connect_with(options).await.unwrap();
+    sqlx::query("ANALYZE users")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
 /// Declares every case once per backend.
 macro_rules! contract {
     ($($module:ident :: $case:ident),* $(,)?) => {

@@ -6,8 +6,6 @@ use aegis_core::pattern::Pattern;
 use aegis_core::Store;
 use aegis_store::SqliteStore;
 use futures::{StreamExt, TryStreamExt};
-use sqlx::postgres::PgConnection;
-use sqlx::Connection;
 
 use crate::fixtures::new_user;
 
@@ -71,12 +69,7 @@ async fn sqlite_prefix_plan_uses_login_key_index() {
 async fn postgres_prefix_plan_uses_login_key_index() {
     crate::with_postgres_schema(|store, options| async move {
         populate(Arc::new(store.clone())).await;
-        let mut conn = PgConnection::connect_with(&options).await.unwrap();
-        sqlx::query("ANALYZE users")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        crate::analyze_users(&options).await;
 
         for raw in PATTERNS {
             let pattern = Pattern::parse(raw).unwrap();

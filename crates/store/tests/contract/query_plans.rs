@@ -7,8 +7,6 @@ use aegis_core::query::{After, Condition, Order, UserField, UserOrder, UserQuery
 use aegis_core::Store;
 use aegis_store::SqliteStore;
 use futures::{StreamExt, TryStreamExt};
-use sqlx::postgres::PgConnection;
-use sqlx::Connection;
 
 use crate::fixtures::t;
 use crate::plans::populate;
@@ -150,12 +148,7 @@ async fn postgres_user_query_plans_use_the_order_index() {
     crate::with_postgres_schema(|store, options| async move {
         populate(Arc::new(store.clone())).await;
         log_in_some(Arc::new(store.clone())).await;
-        let mut conn = PgConnection::connect_with(&options).await.unwrap();
-        sqlx::query("ANALYZE users")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        crate::analyze_users(&options).await;
         for q in queries(&store).await {
             let plan = store.explain_query_users(&q).await.unwrap();
             eprintln!(
