@@ -342,7 +342,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ImportJob>>;
     /// In one transaction: creates the batch's users, except those whose email or
     /// username exists (or appears earlier in the batch), which are skipped with the
-    /// existing user's id; records one [`RowReport`] per row; adds the outcomes to
+    /// existing user's id; records every row's outcome, as [`Store::import_rows`]
+    /// gives it back; adds the outcomes to
     /// the job's counters; moves its checkpoint to `batch.offset`; extends the lease
     /// to `until`, moved by the time the batch waited for its turn
     /// ([`Turn::lease_end`]). Fails with `Conflict { field: "lease" }` (writing
