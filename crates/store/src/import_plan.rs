@@ -16,7 +16,6 @@ use aegis_core::import::{Batch, Counters, RowInput, RowReport, RowStatus};
 use aegis_core::user::NewUser;
 use aegis_core::Result;
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
 use crate::convert::{corrupt, unsigned};
@@ -63,16 +62,26 @@ impl Plan<'_> {
 }
 
 /// The reports of the created rows packed by [`Plan::created_record`] in a batch
-/// committed at `at`, in row order, at most `limit` of them.
-fn created_reports(packed: &[u8], at: DateTime<Utc>, limit: usize) -> Result<Vec<RowReport>> {
+/// committed at `at`, in row order, at most `limit` of them. Rows not after
+/// `after` (the last row already read), or not a stored row number, are corrupt.
+fn created_reports(
+    packed: &[u8],
+    at: DateTime<Utc>,
+    mut after: u64,
+    limit: usize,
+) -> Result<Vec<RowReport>> {
     if !packed.len().is_multiple_of(CREATED_ENTRY) {
-        return Err(corrupt("created"));
+        return Err(corrupt("packed"));
     }
     let mut reports = Vec::with_capacity((packed.len() / CREATED_ENTRY).min(limit));
     for entry in packed.chunks_exact(CREATED_ENTRY).take(limit) {
         let (row, id) = entry.split_at(8);
-        let row = u64::from_le_bytes(row.try_into().map_err(|_| corrupt("created"))?);
-        let id = Uuid::from_slice(id).map_err(|_| corrupt("created"))?;
+        let row = u64::from_le_bytes(row.try_into().map_err(|_| corrupt("packed"))?);
+        if row <= after || i64::try_from(row).is_err() {
+            return Err(corrupt("packed"));
+        }
+        after = row;
+        let id = Uuid::from_slice(id).map_err(|_| corrupt("packed"))?;
         reports.push(RowReport {
             row,
             status: RowStatus::Success,
@@ -108,30 +117,69 @@ fn merge(a: Vec<RowReport>, b: Vec<RowReport>, limit: usize) -> Vec<RowReport> {
     out
 }
 
-/// `reports` (from `import_rows`, in row order) merged, when `wanted` holds
-/// `Success`, with the created rows of `records` (a job's `import_created`
-/// records: commit time and packed rows, in row order), cut at `limit`. The
-/// records are read only as far as needed.
-pub(crate) async fn with_created(
+/// The created rows of a job, gathered from its `import_created` records read a
+/// page at a time, in row order, until `limit` reports or the last record:
+///
+/// ```text
+/// while let Some(after) = created.next_after() {
+///     // SELECT first_row, created_at, packed FROM import_created
+///     //  WHERE job_id = ? AND first_row > after ORDER BY first_row LIMIT CreatedRows::PAGE
+///     created.add(page)?;
+/// }
+/// let reports = created.merged(reports_from_import_rows);
+/// ```
+pub(crate) struct CreatedRows {
     reports: Vec<RowReport>,
-    wanted: &[RowStatus],
-    records: impl Stream<Item = Result<(DateTime<Utc>, Vec<u8>)>>,
-    limit: u32,
-) -> Result<Vec<RowReport>> {
-    if !wanted.contains(&RowStatus::Success) {
-        return Ok(reports);
+    limit: usize,
+    /// The `first_row` of the last record read; `None` once done.
+    after: Option<i64>,
+}
+
+impl CreatedRows {
+    /// Records per page (each holds up to a batch of rows).
+    pub(crate) const PAGE: i64 = 8;
+
+    /// Nothing to read unless `wanted` holds `Success`.
+    pub(crate) fn new(wanted: &[RowStatus], limit: u32) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Self {
+            reports: Vec::new(),
+            limit,
+            after: (wanted.contains(&RowStatus::Success) && limit > 0).then_some(0),
+        }
     }
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut records = std::pin::pin!(records);
-    let mut created = Vec::new();
-    while created.len() < limit {
-        let Some(record) = records.next().await else {
-            break;
-        };
-        let (at, packed) = record?;
-        created.extend(created_reports(&packed, at, limit - created.len())?);
+
+    /// The `first_row` after which the next page starts; `None` when done.
+    pub(crate) fn next_after(&self) -> Option<i64> {
+        self.after
     }
-    Ok(merge(reports, created, limit))
+
+    /// One page of records (`first_row`, commit time, packed rows), in order.
+    pub(crate) fn add(&mut self, page: Vec<(i64, DateTime<Utc>, Vec<u8>)>) -> Result<()> {
+        let full = i64::try_from(page.len()).is_ok_and(|n| n >= Self::PAGE);
+        for (first, at, packed) in page {
+            let last = self.reports.last().map_or(0, |r| r.row);
+            let more = created_reports(&packed, at, last, self.limit - self.reports.len())?;
+            if more.first().map(|r| r.row) != Some(unsigned(first, "first_row")?) {
+                return Err(corrupt("first_row"));
+            }
+            self.reports.extend(more);
+            self.after = Some(first);
+            if self.reports.len() >= self.limit {
+                break;
+            }
+        }
+        if !full || self.reports.len() >= self.limit {
+            self.after = None;
+        }
+        Ok(())
+    }
+
+    /// `reports` (from `import_rows`, in row order) merged with the created rows,
+    /// cut at the limit.
+    pub(crate) fn merged(self, reports: Vec<RowReport>) -> Vec<RowReport> {
+        merge(reports, self.reports, self.limit)
+    }
 }
 
 /// Decides every row of `batch` as if its rows were created one by one: a row
@@ -349,7 +397,7 @@ mod tests {
         let (first, packed) = plan.created_record().expect("rows were created");
         assert_eq!((first, packed.len()), (5, 3 * CREATED_ENTRY));
         let at = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("a time");
-        let got = created_reports(&packed, at, 10).expect("well formed");
+        let got = created_reports(&packed, at, 0, 10).expect("well formed");
         let expected = [(5, ids[0]), (6, ids[1]), (9, ids[2])];
         assert_eq!(got.len(), 3);
         for (report, (row, id)) in got.iter().zip(expected) {
@@ -359,8 +407,13 @@ mod tests {
             assert_eq!(report.message, format!("row {row}: created"));
             assert_eq!(report.created_at, at);
         }
-        assert_eq!(created_reports(&packed, at, 2).expect("cut").len(), 2);
-        assert!(created_reports(&packed[1..], at, 10).is_err());
+        assert_eq!(created_reports(&packed, at, 0, 2).expect("cut").len(), 2);
+        assert!(created_reports(&packed[1..], at, 0, 10).is_err());
+        // Rows must come after the last one read, in order.
+        assert!(created_reports(&packed, at, 5, 10).is_err());
+        let mut swapped = packed[CREATED_ENTRY..2 * CREATED_ENTRY].to_vec();
+        swapped.extend_from_slice(&packed[..CREATED_ENTRY]);
+        assert!(created_reports(&swapped, at, 0, 10).is_err());
         let nobody = Plan {
             created: Vec::new(),
             ..plan

@@ -211,6 +211,7 @@ contract!(
     imports::import_batches_create_skip_and_report,
     imports::import_batch_needs_the_lease,
     imports::import_batches_commit_in_turn,
+    imports::created_rows_are_read_in_pages,
     users::nul_in_a_lookup_is_bad_input,
 );
 

@@ -13,14 +13,13 @@ use aegis_core::import::{
 };
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::convert::{chunks, job_status, row_status, source_format, unsigned};
 use crate::error::{internal, is_unique_violation, DbResultExt};
-use crate::import_plan::{self, stored, CountersRow, Plan};
+use crate::import_plan::{self, stored, CountersRow, CreatedRows, Plan};
 
 /// Attempts at a batch that a concurrent write made clash (see [`commit_batch`]).
 const ATTEMPTS: usize = 5;
@@ -302,11 +301,10 @@ pub(super) async fn release_job(pool: &PgPool, job: Uuid, owner: Uuid) -> Result
     Ok(done.rows_affected() == 1)
 }
 
-/// The failed and skipped rows (and the created rows of batches written before
-/// `import_created`) from `import_rows`, merged with the created rows of
-/// `import_created`. One statement for `import_rows` whatever the statuses: with
-/// its statistics PostgreSQL walks the primary key in row order for common
-/// statuses and the status index for rare ones.
+/// The failed and skipped rows from `import_rows` (with the created rows of
+/// batches written before `import_created`), merged with the created rows of
+/// `import_created`, read in one snapshot: a batch committing meanwhile shows
+/// all its rows or none.
 pub(super) async fn rows(
     pool: &PgPool,
     job: Uuid,
@@ -317,6 +315,11 @@ pub(super) async fn rows(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
+    let mut tx = pool.begin().await.db()?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .db()?;
     let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
     let rows: Vec<ReportRow> = sqlx::query_as(
         "SELECT * FROM import_rows WHERE job_id = $1 AND status = ANY($3) \
@@ -325,20 +328,29 @@ pub(super) async fn rows(
     .bind(job)
     .bind(i64::from(limit))
     .bind(names)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await
     .db()?;
+    let mut created = CreatedRows::new(&wanted, limit);
+    while let Some(after) = created.next_after() {
+        let page = sqlx::query_as(
+            "SELECT first_row, created_at, packed FROM import_created \
+             WHERE job_id = $1 AND first_row > $2 ORDER BY first_row LIMIT $3",
+        )
+        .bind(job)
+        .bind(after)
+        .bind(CreatedRows::PAGE)
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        created.add(page)?;
+    }
+    tx.commit().await.db()?;
     let reports = rows
         .into_iter()
         .map(ReportRow::into_report)
         .collect::<Result<Vec<_>>>()?;
-    let records = sqlx::query_as::<_, (DateTime<Utc>, Vec<u8>)>(
-        "SELECT created_at, packed FROM import_created WHERE job_id = $1 ORDER BY first_row",
-    )
-    .bind(job)
-    .fetch(pool)
-    .map(|record| record.db());
-    import_plan::with_created(reports, &wanted, records, limit).await
+    Ok(created.merged(reports))
 }
 
 /// Whether `owner` held the job's lease when the batch was written.

@@ -13,7 +13,6 @@ use aegis_core::import::{
 };
 use aegis_core::{Error, Result};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use sqlx::types::Json;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -21,7 +20,7 @@ use uuid::Uuid;
 use super::{begin_write, micros, text, time, uuid};
 use crate::convert::{chunks, job_status, row_status, source_format, unsigned};
 use crate::error::{internal, DbResultExt};
-use crate::import_plan::{self, stored, CountersRow, Plan};
+use crate::import_plan::{self, stored, CountersRow, CreatedRows, Plan};
 
 #[derive(sqlx::FromRow)]
 struct SourceRow {
@@ -311,14 +310,17 @@ pub(super) async fn finish_job(
     Ok(())
 }
 
-/// Every status: the primary key gives row order and stops at the limit. Fewer:
-/// one arm per status, merged in row order (`MERGE (UNION ALL)`). Successful rows
-/// (most of a job) walk the primary key; failed and skipped ones read their range
-/// of the partial index, named since without statistics SQLite would rather walk
-/// the primary key and filter (every row of the job for a rare status).
-/// The failed and skipped rows (and the created rows of batches written before
-/// `import_created`) from `import_rows`, merged with the created rows of
-/// `import_created`.
+/// The failed and skipped rows from `import_rows` (with the created rows of
+/// batches written before `import_created`), merged with the created rows of
+/// `import_created`, read in one snapshot (a read transaction): a batch
+/// committing meanwhile shows all its rows or none.
+///
+/// `import_rows` with every status: the primary key gives row order and stops at
+/// the limit. Fewer: one arm per status, merged in row order (`MERGE (UNION
+/// ALL)`). Failed and skipped rows read their range of the partial index, named
+/// since without statistics SQLite would rather walk the primary key and filter
+/// (every row of the job for a rare status); the few created rows left there walk
+/// the primary key.
 pub(super) async fn rows(
     pool: &SqlitePool,
     job: Uuid,
@@ -349,25 +351,37 @@ pub(super) async fn rows(
         }
     };
     let job = text(job);
+    // A deferred transaction: its first read fixes the snapshot.
+    let mut tx = pool.begin().await.db()?;
     let mut query = sqlx::query_as(&sql).bind(&job).bind(i64::from(limit));
     for status in &wanted {
         query = query.bind(status.as_str());
     }
-    let rows: Vec<ReportRow> = query.fetch_all(pool).await.db()?;
+    let rows: Vec<ReportRow> = query.fetch_all(&mut *tx).await.db()?;
+    let mut created = CreatedRows::new(&wanted, limit);
+    while let Some(after) = created.next_after() {
+        let page: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT first_row, created_at, packed FROM import_created \
+             WHERE job_id = ?1 AND first_row > ?2 ORDER BY first_row LIMIT ?3",
+        )
+        .bind(&job)
+        .bind(after)
+        .bind(CreatedRows::PAGE)
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        let page = page
+            .into_iter()
+            .map(|(first, at, packed)| Ok((first, time(at)?, packed)))
+            .collect::<Result<Vec<_>>>()?;
+        created.add(page)?;
+    }
+    tx.commit().await.db()?;
     let reports = rows
         .into_iter()
         .map(ReportRow::into_report)
         .collect::<Result<Vec<_>>>()?;
-    let records = sqlx::query_as::<_, (i64, Vec<u8>)>(
-        "SELECT created_at, packed FROM import_created WHERE job_id = ?1 ORDER BY first_row",
-    )
-    .bind(&job)
-    .fetch(pool)
-    .map(|record| {
-        let (at, packed) = record.db()?;
-        Ok((time(at)?, packed))
-    });
-    import_plan::with_created(reports, &wanted, records, limit).await
+    Ok(created.merged(reports))
 }
 
 /// Whether `owner` held the job's lease when the batch was written.

@@ -796,6 +796,66 @@ async fn postgres_batch_retries_after_a_concurrent_registration() {
     .await;
 }
 
+/// A job of more batches than one read of `import_created` takes: its created
+/// rows come back in row order, merged with the failed ones, cut at the limit.
+pub async fn created_rows_are_read_in_pages(store: Arc<dyn Store>) {
+    use RowStatus::{Failed, Success};
+
+    let s = &*store;
+    let j = job("crm", 0);
+    s.insert_import_job(&j).await.unwrap();
+    let owner = Uuid::now_v7();
+    s.claim_import_job(owner, t(1), t(100))
+        .await
+        .unwrap()
+        .unwrap();
+    // 20 batches: an odd row creates a user, an even one fails.
+    let mut ids = Vec::new();
+    for b in 0..20u64 {
+        let (odd, even) = (2 * b + 1, 2 * b + 2);
+        let batch = Batch {
+            rows: vec![
+                (odd, create(&format!("u{odd}"), None)),
+                (
+                    even,
+                    RowInput::Failed(format!("row {even}: email: missing")),
+                ),
+            ],
+            offset: even * 10,
+        };
+        ids.push(user_id(&batch.rows[0].1));
+        s.commit_import_batch(j.id, owner, &batch, t(60), t(100), &mut Turn::now())
+            .await
+            .unwrap();
+    }
+    let all = s.import_rows(j.id, all_statuses(), 100).await.unwrap();
+    assert_eq!(rows_of(&all), (1..=40).collect::<Vec<_>>());
+    for (i, report) in all.iter().enumerate() {
+        let row = i as u64 + 1;
+        if row % 2 == 1 {
+            assert_eq!(
+                *report,
+                self::report(
+                    row,
+                    Success,
+                    Some(ids[i / 2]),
+                    &format!("row {row}: created")
+                )
+            );
+        } else {
+            assert_eq!(report.status, Failed);
+        }
+    }
+    let created = s.import_rows(j.id, &[Success], 13).await.unwrap();
+    assert_eq!(
+        rows_of(&created),
+        (0..13).map(|i| 2 * i + 1).collect::<Vec<_>>()
+    );
+    let first = s.import_rows(j.id, all_statuses(), 17).await.unwrap();
+    assert_eq!(rows_of(&first), (1..=17).collect::<Vec<_>>());
+    assert!(s.import_rows(j.id, &[Success], 0).await.unwrap().is_empty());
+}
+
 /// The rows that created a user are stored one record per batch
 /// (`import_created`); those of batches committed before that table, stored one
 /// by one in `import_rows`, are still listed, in row order with the newer ones.
