@@ -251,12 +251,17 @@ impl Default for WebConfig {
 pub struct AiohttpConfig {
     /// Render the problem `status` as a string (as the seed does) instead of a number.
     pub problem_status_as_string: bool,
+    /// Rotate refresh tokens on `POST /auth/refresh` (spec §6.1: off for clients
+    /// written for the library, which reuse their first refresh token); unset,
+    /// the core's `refresh_rotation`.
+    pub refresh_rotation: Option<bool>,
 }
 
 impl Default for AiohttpConfig {
     fn default() -> Self {
         Self {
             problem_status_as_string: true,
+            refresh_rotation: None,
         }
     }
 }

@@ -612,11 +612,23 @@ impl Aegis {
     /// Exchanges a refresh token for a new access token (and, with rotation, a new
     /// refresh token). Reuse of a rotated-out token revokes its whole session.
     /// `access_token`, if given, must be a genuine session token (expiry ignored)
-    /// of the same user.
+    /// of the same user. Rotation as configured (`refresh_rotation`).
     pub async fn refresh(
         &self,
         refresh_token: &str,
         access_token: Option<&str>,
+    ) -> Result<TokenPair> {
+        self.refresh_rotating(refresh_token, access_token, self.config.refresh_rotation)
+            .await
+    }
+
+    /// [`Aegis::refresh`] with rotation on or off whatever `refresh_rotation`
+    /// says: for a dialect with a setting of its own (aiohttp's).
+    pub async fn refresh_rotating(
+        &self,
+        refresh_token: &str,
+        access_token: Option<&str>,
+        rotate: bool,
     ) -> Result<TokenPair> {
         let invalid = || unauthenticated(AuthFailure::InvalidRefreshToken);
         let subject = match access_token.map(str::trim).filter(|t| !t.is_empty()) {
@@ -634,7 +646,7 @@ impl Aegis {
             .find_refresh_token(&hash)
             .await?
             .ok_or_else(invalid)?;
-        if record.used_at.is_some() && self.config.refresh_rotation {
+        if record.used_at.is_some() && rotate {
             tracing::warn!(session = %record.session_id, "refresh token reused: revoking its session");
             self.revoke_session(record.session_id).await?;
             return Err(invalid());
@@ -656,7 +668,7 @@ impl Aegis {
         if subject.is_some_and(|s| s != user.id) {
             return Err(invalid());
         }
-        let refresh_token = if self.config.refresh_rotation {
+        let refresh_token = if rotate {
             let (secret, next) = self.new_refresh_token(&session, now);
             let won = match self.store.use_refresh_token(&hash, now, Some(&next)).await {
                 Err(Error::NotFound(_)) => return Err(invalid()), // session deleted meanwhile

@@ -5,7 +5,7 @@ mod body;
 mod client_ip;
 pub mod upload;
 
-pub use body::{read_json, BodyError};
+pub use body::{read_json, read_json_value, BodyError};
 pub use client_ip::ClientIp;
 
 use axum::http::{header, HeaderMap};

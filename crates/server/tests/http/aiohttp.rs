@@ -105,6 +105,8 @@ both!(
     api_token_is_a_bearer,
     deactivation_and_deletion_bite_at_once,
     bad_bodies_get_problems,
+    json_is_read_whatever_its_content_type,
+    nul_characters_fail_like_wrong_values,
     concurrent_refresh_lets_one_through,
 );
 
@@ -722,25 +724,18 @@ async fn bad_bodies_get_problems(srv: Srv) {
             .unwrap();
         let (status, body) = parts(res).await;
         check(status, &body, path, 413);
+        // A form is not JSON, whatever its content type says (there is no 415).
         let res = srv
             .http
             .post(srv.url(path))
-            .header("content-type", "text/plain")
-            .body("{}")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("username=a&password=b")
             .send()
             .await
             .unwrap();
         let (status, body) = parts(res).await;
-        check(status, &body, path, 415);
-        let res = srv
-            .http
-            .post(srv.url(path))
-            .header("content-type", "application/json; charset=latin1")
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 415);
+        check(status, &body, path, 400);
+        assert_eq!(body["detail"], "The request body is not valid JSON.");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let res = srv
             .http
@@ -770,6 +765,70 @@ async fn bad_bodies_get_problems(srv: Srv) {
         let (status, body) = parts(res).await;
         check(status, &body, path, expect);
     }
+}
+
+/// aiohttp's `request.json()` reads the body whatever its `Content-Type`, so a
+/// client of the library may send JSON as `text/plain` (aiohttp's
+/// `data=json.dumps(…)`) or with no type at all.
+async fn json_is_read_whatever_its_content_type(srv: Srv) {
+    srv.user("tess@example.com", Role::User).await;
+    let body = json!({"username": "tess@example.com", "password": PASSWORD}).to_string();
+    let mut refresh_token = String::new();
+    for kind in [Some("text/plain; charset=utf-8"), None] {
+        let mut req = srv.http.post(srv.url("/auth")).body(body.clone());
+        if let Some(kind) = kind {
+            req = req.header("content-type", kind);
+        }
+        let (status, tokens) = parts(req.send().await.unwrap()).await;
+        assert_eq!(status, 200, "{kind:?}: {tokens}");
+        refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    }
+    let res = srv
+        .http
+        .post(srv.url("/auth/refresh"))
+        .header("content-type", "text/plain")
+        .body(json!({"refresh_token": refresh_token}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// A NUL character is a wrong value like any other: the login fails with the
+/// same body as a wrong password, a refresh as an unknown token.
+async fn nul_characters_fail_like_wrong_values(srv: Srv) {
+    srv.user("ugo@example.com", Role::User).await;
+    let wrong = srv
+        .post(
+            "/auth",
+            json!({"username": "ugo@example.com", "password": "not the password"}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    for body in [
+        json!({"username": "ugo\u{0}@example.com", "password": PASSWORD}),
+        json!({"username": "ugo@example.com", "password": "pass\u{0}word"}),
+    ] {
+        let res = srv.post("/auth", body.clone()).await;
+        assert_eq!(res.status(), 401, "{body}");
+        assert_eq!(res.text().await.unwrap(), wrong, "{body}");
+    }
+    let (status, body) = refresh(&srv, "nul\u{0}token").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body["detail"], "You have provided an invalid refresh token.",
+        "{body}"
+    );
+    // The body's other strings are not looked at.
+    let res = srv
+        .post(
+            "/auth",
+            json!({"username": "ugo@example.com", "password": PASSWORD, "note": "\u{0}"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
 }
 
 async fn concurrent_refresh_lets_one_through(srv: Srv) {
@@ -821,6 +880,59 @@ async fn ip_throttle_and_numeric_status_are_configurable() {
                 )
                 .await;
             assert_eq!(res.status(), 429, "the address is throttled");
+        },
+    )
+    .await;
+}
+
+/// A malformed login runs the same login as a wrong password (spec §3: dummy-hash
+/// timing), so it counts against the client address too.
+#[tokio::test]
+async fn malformed_logins_count_like_failed_ones() {
+    run_with(
+        Backend::Sqlite,
+        |c| c.core.throttle.ip_failures = 3,
+        |srv: Srv| async move {
+            srv.user("vic@example.com", Role::User).await;
+            for body in [
+                json!({"username": "vic@example.com"}),
+                json!({"username": 5, "password": ["x"]}),
+                json!({"username": "vic@example.com", "password": PASSWORD, "otp": 7}),
+            ] {
+                let (status, problem) = parts(srv.post("/auth", body).await).await;
+                assert_eq!(status, 401);
+                auth_failed(&srv, &problem);
+            }
+            let res = srv
+                .post(
+                    "/auth",
+                    json!({"username": "vic@example.com", "password": PASSWORD}),
+                )
+                .await;
+            assert_eq!(res.status(), 429, "the address is throttled");
+        },
+    )
+    .await;
+}
+
+/// `aiohttp.refresh_rotation = false` (spec §6.1) turns rotation off on
+/// `/auth/refresh` whatever the core's `refresh_rotation` says.
+#[tokio::test]
+async fn aiohttp_rotation_setting_overrides_the_core() {
+    run_with(
+        Backend::Sqlite,
+        |c| {
+            c.core.refresh_rotation = true;
+            c.aiohttp.refresh_rotation = Some(false);
+        },
+        |srv: Srv| async move {
+            srv.user("wes@example.com", Role::User).await;
+            let (_, token) = login(&srv, "wes@example.com").await;
+            for _ in 0..3 {
+                let (status, body) = refresh(&srv, &token).await;
+                assert_eq!(status, 200);
+                assert_eq!(body["refresh_token"], token.as_str());
+            }
         },
     )
     .await;

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use error::ProblemBody;
 pub use error::{Kind, Problem};
 
-use crate::extract::{authorization, read_json, Authorization, ClientIp};
+use crate::extract::{authorization, read_json_value, Authorization, ClientIp};
 use crate::state::AppState;
 
 /// The aiohttp routes.
@@ -121,10 +121,12 @@ fn permissions(role: Role) -> Vec<&'static str> {
     }
 }
 
-/// Reads the body as JSON (400/413/415 problems otherwise).
+/// Reads the body as JSON whatever its `Content-Type`, as aiohttp's
+/// `request.json()` does (spec §2: a body that is not JSON is a 400; there is no
+/// 415). NUL characters are left to the fields that read them: a login or a
+/// refresh token holding one fails like any other wrong value.
 async fn json_body(state: &AppState, ctx: &Ctx, req: Request) -> Result<Value, Problem> {
-    let (parts, body) = req.into_parts();
-    read_json(&parts.headers, body, state.config.max_body_bytes)
+    read_json_value(req.into_body(), state.config.max_body_bytes)
         .await
         .map_err(|e| ctx.problem(Kind::from_body(e)))
 }
@@ -202,7 +204,6 @@ fn tokens(access_token: String, refresh_token: String) -> Json<TokenResponse> {
     (status = 401, description = "`AuthenticationFailedException`, or a second factor is required", body = ProblemBody, content_type = "application/problem+json"),
     (status = 403, description = "The password has expired", body = ProblemBody, content_type = "application/problem+json"),
     (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json"),
-    (status = 415, description = "The body is not JSON (UTF-8)", body = ProblemBody, content_type = "application/problem+json"),
     (status = 429, description = "Throttled", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "seconds"))),
     (status = 503, description = "The password hashing queue is full", body = ProblemBody, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "seconds")))))]
 async fn login(
@@ -213,34 +214,38 @@ async fn login(
 ) -> Result<Json<TokenResponse>, Problem> {
     let body = json_body(&state, &ctx, req).await?;
     let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (Some(identifier), Some(password)) = (field("username"), field("password")) else {
-        return Err(ctx.problem(Kind::AuthenticationFailed));
-    };
     let otp = match body.get("otp") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(otp)) => Some(otp.clone()),
-        Some(_) => return Err(ctx.problem(Kind::AuthenticationFailed)),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(otp)) => Ok(Some(otp.clone())),
+        Some(_) => Err(()),
     };
-    let login = state
-        .aegis
-        .login(LoginRequest {
+    // A missing or wrongly typed field fails as a wrong password does, through
+    // the same login (spec §3: identical bodies, dummy-hash timing, throttled).
+    let request = match (field("username"), field("password"), otp) {
+        (Some(identifier), Some(password), Ok(otp)) => LoginRequest {
             identifier,
             password,
             otp,
             ip,
+        },
+        _ => LoginRequest {
+            identifier: String::new(),
+            password: String::new(),
+            otp: None,
+            ip,
+        },
+    };
+    let login = state.aegis.login(request).await.map_err(|e| {
+        ctx.problem(match e {
+            aegis_core::Error::InvalidField { .. } => Kind::AuthenticationFailed,
+            aegis_core::Error::MfaRequired => Kind::Plain {
+                status: StatusCode::UNAUTHORIZED,
+                detail: "A second factor is required: send the current code in \"otp\".".into(),
+                retry_after: None,
+            },
+            e => Kind::from_core(e),
         })
-        .await
-        .map_err(|e| {
-            ctx.problem(match e {
-                aegis_core::Error::InvalidField { .. } => Kind::AuthenticationFailed,
-                aegis_core::Error::MfaRequired => Kind::Plain {
-                    status: StatusCode::UNAUTHORIZED,
-                    detail: "A second factor is required: send the current code in \"otp\".".into(),
-                    retry_after: None,
-                },
-                e => Kind::from_core(e),
-            })
-        })?;
+    })?;
     Ok(tokens(
         login.tokens.access_token,
         login.tokens.refresh_token,
@@ -275,14 +280,14 @@ async fn me(
     }))
 }
 
-/// Exchange a refresh token (rotated) — spec §3 `POST /auth/refresh`.
+/// Exchange a refresh token (rotated unless `aiohttp.refresh_rotation` is off) —
+/// spec §3 `POST /auth/refresh`.
 #[utoipa::path(post, path = "/auth/refresh", tag = "aiohttp", operation_id = "aiohttp_refresh",
     request_body = RefreshBody, responses(
     (status = 200, description = "The rotated pair", body = TokenResponse),
     (status = 400, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
     (status = 401, description = "`InvalidRefreshTokenException`, or `InvalidTokenException` for a bad `Authorization`", body = ProblemBody, content_type = "application/problem+json"),
-    (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json"),
-    (status = 415, description = "The body is not JSON (UTF-8)", body = ProblemBody, content_type = "application/problem+json")))]
+    (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json")))]
 async fn refresh(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -297,9 +302,14 @@ async fn refresh(
     let Some(presented) = body.get("refresh_token").and_then(Value::as_str) else {
         return Err(ctx.problem(Kind::InvalidRefreshToken));
     };
+    let rotate = state
+        .config
+        .aiohttp
+        .refresh_rotation
+        .unwrap_or(state.config.core.refresh_rotation);
     let pair = state
         .aegis
-        .refresh(presented, access.as_deref())
+        .refresh_rotating(presented, access.as_deref(), rotate)
         .await
         .map_err(|e| ctx.problem(Kind::from_core(e)))?;
     Ok(tokens(pair.access_token, pair.refresh_token))
