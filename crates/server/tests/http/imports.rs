@@ -284,6 +284,34 @@ async fn upload_import_and_log_in(srv: Srv) {
     // A cursor of another filter is refused.
     let r = v2(&srv, "/v2/users/import/list", &admin, json!({"last": last})).await;
     assert_eq!(r.status, 400);
+    // It binds the effective filter and order: an empty filter is no filter,
+    // no `order` is "asc", `type` sorts as `created_at`.
+    let r = v2(&srv, "/v2/users/import/list", &admin, json!({"size": 1})).await;
+    let last = r.body["result"]["last"].as_str().unwrap().to_owned();
+    let r = v2(
+        &srv,
+        "/v2/users/import/list",
+        &admin,
+        json!({"filter": {}, "order": "asc", "order_by": "type", "size": 1, "last": last}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Oldest first: the second page is the newer job, the first of the listing above.
+    assert_eq!(r.body["result"]["user_imports"][0]["id"], first["id"]);
+    // A time filter that is not a string is a wrong type, not a bad date.
+    let r = v2(
+        &srv,
+        "/v2/users/import/list",
+        &admin,
+        json!({"filter": {"created_at__gt": 5}}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["result"]["errors"][0]["code"], "InvalidString",
+        "{}",
+        r.body
+    );
     let r = v2(
         &srv,
         "/v2/users/import/list",

@@ -228,7 +228,7 @@ pub fn parse(body: &mut Body) -> GroupListing {
             Err(code) => body.error(code, format!("/filter/{k}"), format!("bad filter '{k}'")),
         }
     }
-    let (order, order_text) = paging::order(body);
+    let order = paging::order(body);
     let desc = order == Order::Desc;
     let order_by = body.string("order_by");
     let by = match order_by.as_deref() {
@@ -247,8 +247,9 @@ pub fn parse(body: &mut Body) -> GroupListing {
         }
     };
     let size = paging::size(body) as usize;
-    let binding =
-        paging::binding(json!({"e": "group", "f": filter, "o": order_text, "b": order_by}));
+    let binding = paging::binding(
+        json!({"e": "group", "f": filter, "o": format!("{order:?}"), "b": format!("{by:?}")}),
+    );
     let cursor = paging::last(body, &binding);
     let (after, total) = match cursor {
         Some(c) => match c.key {

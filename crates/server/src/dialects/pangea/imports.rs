@@ -1279,16 +1279,20 @@ fn read_filter(body: &mut Body) -> Vec<Cond> {
                 });
                 match op {
                     Some((created, op)) => {
-                        let t = v
-                            .as_str()
-                            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                            .map(|t| t.with_timezone(&Utc));
+                        let t = v.as_str().map(|s| {
+                            DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
+                        });
                         match t {
-                            Some(t) => conds.push(Cond::Time(created, op, t)),
-                            None => body.error(
+                            Some(Ok(t)) => conds.push(Cond::Time(created, op, t)),
+                            Some(Err(_)) => body.error(
                                 "BadFormatDateTime",
                                 path.clone(),
                                 format!("'{key}' must be an RFC 3339 timestamp"),
+                            ),
+                            None => body.error(
+                                "InvalidString",
+                                path.clone(),
+                                format!("'{key}' must be a string"),
                             ),
                         }
                     }
@@ -1323,7 +1327,7 @@ async fn import_list(State(s): State<AppState>, req: Request) -> Response {
         |mut call: Call| async move {
             let raw_filter = call.body.peek("filter").cloned().unwrap_or(Value::Null);
             let conds = read_filter(&mut call.body);
-            let (order, raw_order) = paging::order(&mut call.body);
+            let order = paging::order(&mut call.body);
             let raw_by = call.body.string("order_by");
             let key = match raw_by.as_deref() {
                 None | Some("created_at" | "type" | "published_at" | "text") => SortKey::CreatedAt,
@@ -1340,8 +1344,14 @@ async fn import_list(State(s): State<AppState>, req: Request) -> Response {
                 }
             };
             let size = paging::size(&mut call.body);
+            // The effective filter and order: `{}` and no filter, or no `order`
+            // and "asc", are the same listing.
+            let filter = match raw_filter {
+                Value::Object(map) if map.is_empty() => Value::Null,
+                other => other,
+            };
             let binding = paging::binding(json!({
-                "e": "users/import/list", "f": raw_filter, "o": raw_order, "b": raw_by,
+                "e": "users/import/list", "f": filter, "o": format!("{order:?}"), "b": format!("{key:?}"),
             }));
             let cursor = paging::last(&mut call.body, &binding);
             let call = finish(call)?;

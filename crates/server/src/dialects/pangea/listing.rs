@@ -326,7 +326,7 @@ pub struct Listing {
 pub fn parse_user_query(body: &mut Body) -> Listing {
     let filter = body.object("filter", false).unwrap_or_default();
     let conditions = parse_filter(body, &filter);
-    let (order, order_name) = paging::order(body);
+    let order = paging::order(body);
     let by_name = body.string("order_by");
     let by = match by_name.as_deref() {
         None => UserOrder::CreatedAt,
@@ -340,8 +340,9 @@ pub fn parse_user_query(body: &mut Body) -> Listing {
         }),
     };
     let size = paging::size(body);
-    let binding =
-        paging::binding(json!({"e": "user", "f": filter, "o": order_name, "b": format!("{by:?}")}));
+    let binding = paging::binding(
+        json!({"e": "user", "f": filter, "o": format!("{order:?}"), "b": format!("{by:?}")}),
+    );
     let cursor = paging::last(body, &binding);
     let (after, total) = match cursor {
         Some(c) => (

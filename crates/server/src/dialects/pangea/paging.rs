@@ -19,17 +19,15 @@ pub const DEFAULT_SIZE: u32 = 20;
 pub const MAX_SIZE: u32 = 1000;
 
 /// Reads `order` (`asc` by default); returns it and the raw text for binding.
-pub fn order(body: &mut Body) -> (Order, Option<String>) {
-    let raw = body.string("order");
-    let order = match raw.as_deref() {
+pub fn order(body: &mut Body) -> Order {
+    match body.string("order").as_deref() {
         None | Some("asc") => Order::Asc,
         Some("desc") => Order::Desc,
         Some(_) => {
             body.error("NotEnumMember", "/order", "'order' must be 'asc' or 'desc'");
             Order::Asc
         }
-    };
-    (order, raw)
+    }
 }
 
 /// Reads `size`: at least 1 (else `NotWithinRange`), clamped to 1000.

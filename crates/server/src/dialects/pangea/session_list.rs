@@ -373,7 +373,7 @@ fn parse(body: &mut Body, endpoint: &str) -> Listing {
             conditions.extend(c);
         }
     }
-    let (order, order_name) = paging::order(body);
+    let order = paging::order(body);
     let by = match body.string("order_by").as_deref() {
         None => SessionOrder::CreatedAt,
         Some(n) => order_by(n).unwrap_or_else(|| {
@@ -387,7 +387,7 @@ fn parse(body: &mut Body, endpoint: &str) -> Listing {
     };
     let size = paging::size(body);
     let binding = paging::binding(
-        json!({"e": endpoint, "f": filter, "o": order_name, "b": format!("{by:?}")}),
+        json!({"e": endpoint, "f": filter, "o": format!("{order:?}"), "b": format!("{by:?}")}),
     );
     let cursor = paging::last(body, &binding);
     let (after, total, owner) = match cursor {
