@@ -447,6 +447,25 @@ async fn upload_and_mapping_errors(srv: Srv) {
     dept["pangea_field"]["is_profile_field"] = json!(true);
     let r = start(&srv, &admin, &source, json!([dept])).await;
     assert_eq!(err(&r), (400, "/field_mappings".into()), "{}", r.body);
+    // A profile field's type is one of the spec's.
+    let mut dept = mapping("dept", "dept", "banana");
+    dept["pangea_field"]["is_profile_field"] = json!(true);
+    let r = start(
+        &srv,
+        &admin,
+        &source,
+        json!([mapping("email", "email", "email"), dept]),
+    )
+    .await;
+    assert_eq!(
+        err(&r),
+        (
+            400,
+            "/field_mappings/1/pangea_field/pangea_field_type".into()
+        ),
+        "{}",
+        r.body
+    );
     // Twice the same field.
     let r = start(
         &srv,

@@ -454,6 +454,11 @@ struct ImportList {
 /// The path whose body the hygiene middleware must not buffer.
 pub const UPLOAD_PATH: &str = "/v2/users/sources/upload";
 
+/// The `pangea_field_type` enum of the spec's OAS (§6.1).
+const FIELD_TYPES: [&str; 8] = [
+    "string", "int", "float", "bool", "date", "datetime", "email", "phone",
+];
+
 /// The fields an import can fill: name, type, required, profile field.
 const OFFERED: [(&str, &str, bool, bool); 9] = [
     ("email", "email", true, false),
@@ -927,7 +932,19 @@ fn read_mappings(body: &mut Body, items: Vec<Value>) -> Mapping {
                     other => Target::Profile(other.to_owned()),
                 }
             }
-            None if is_profile => Target::Profile(name.to_owned()),
+            None if is_profile => {
+                if kind.is_some_and(|k| !FIELD_TYPES.contains(&k)) {
+                    body.error(
+                        "NotEnumMember",
+                        format!("{p}/pangea_field_type"),
+                        format!(
+                            "'pangea_field_type' must be one of {}",
+                            FIELD_TYPES.join(", ")
+                        ),
+                    );
+                }
+                Target::Profile(name.to_owned())
+            }
             None => {
                 body.error(
                     "NotEnumMember",
