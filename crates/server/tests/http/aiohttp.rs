@@ -955,3 +955,33 @@ async fn without_rotation_refresh_tokens_are_reusable() {
     )
     .await;
 }
+
+/// Without a `Host` header (HTTP/1.0, or a request in absolute form), the problem's
+/// `instance` takes the request target's authority, else `localhost`.
+#[tokio::test]
+async fn instance_without_a_host_header() {
+    run_with(
+        Backend::Sqlite,
+        |_| {},
+        |srv: Srv| async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let addr = srv.base.trim_start_matches("http://").to_owned();
+            for (target, expect) in [
+                ("http://id.example.com:8080/auth?x=1", "http://id.example.com:8080/auth"),
+                ("/auth", "http://localhost/auth"),
+            ] {
+                let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                let head = format!(
+                    "POST {target} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+                );
+                s.write_all(head.as_bytes()).await.unwrap();
+                let mut text = String::new();
+                s.read_to_string(&mut text).await.unwrap();
+                assert!(text.starts_with("HTTP/1.0 401"), "{text}");
+                let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+                assert_eq!(body["instance"], expect, "{text}");
+            }
+        },
+    )
+    .await;
+}

@@ -8,7 +8,7 @@ use aegis_core::service::LoginRequest;
 use aegis_core::Role;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -37,14 +37,18 @@ pub fn owns(path: &str) -> bool {
     !pegasys && (path == "/auth" || path.starts_with("/auth/") || path == "/me" || path == "/me/")
 }
 
-/// Where a problem happened: the public base URL (or `http://` + `Host`) + path.
-fn instance(state: &AppState, headers: &HeaderMap, path: &str) -> String {
+/// Where a problem happened: the public base URL (or `http://` + `Host`, else the
+/// request target's authority, as HTTP/2 and absolute-form requests carry it) +
+/// path, without the query.
+fn instance(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri.path();
     let base = match &state.config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
+                .or_else(|| uri.authority().map(|a| a.as_str()))
                 .unwrap_or("localhost");
             format!("http://{host}")
         }
@@ -76,7 +80,7 @@ impl FromRequestParts<AppState> for Ctx {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            instance: instance(state, &parts.headers, parts.uri.path()),
+            instance: instance(state, &parts.headers, &parts.uri),
             status_as_string: state.config.aiohttp.problem_status_as_string,
         })
     }
@@ -96,7 +100,7 @@ pub fn status_problem(state: &AppState, req: &Request, status: StatusCode) -> Re
             detail: detail.into(),
             retry_after: None,
         },
-        instance: instance(state, req.headers(), req.uri().path()),
+        instance: instance(state, req.headers(), req.uri()),
         status_as_string: state.config.aiohttp.problem_status_as_string,
     }
     .into_response()
@@ -106,7 +110,7 @@ pub fn status_problem(state: &AppState, req: &Request, status: StatusCode) -> Re
 pub fn error_problem(state: &AppState, req: &Request, e: aegis_core::Error) -> Response {
     Problem {
         kind: Kind::from_core(e),
-        instance: instance(state, req.headers(), req.uri().path()),
+        instance: instance(state, req.headers(), req.uri()),
         status_as_string: state.config.aiohttp.problem_status_as_string,
     }
     .into_response()
