@@ -833,7 +833,7 @@ impl Aegis {
         owner: Option<Uuid>,
     ) -> Result<()> {
         if owner.is_none() {
-            crate::authz::require(actor.role(), crate::authz::Capability::Administer)?;
+            crate::authz::require(actor.rights(), crate::authz::Capability::Administer)?;
         }
         let now = self.clock.now();
         self.store
@@ -846,7 +846,7 @@ impl Aegis {
 
     /// Ends every session of a user (admins).
     pub async fn logout_user(&self, actor: &super::Actor, user_id: Uuid) -> Result<()> {
-        crate::authz::require(actor.role(), crate::authz::Capability::Administer)?;
+        crate::authz::require(actor.rights(), crate::authz::Capability::Administer)?;
         self.store.get_user(user_id).await?;
         self.revoke_user_sessions(user_id, None).await
     }

@@ -168,13 +168,13 @@ impl Aegis {
 
     /// A user by id (directory readers).
     pub async fn get_user(&self, actor: &Actor, id: Uuid) -> Result<User> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         self.store.get_user(id).await
     }
 
     /// A filtered page of users (directory readers).
     pub async fn query_users(&self, actor: &Actor, query: &UserQuery) -> Result<Page<UserInfo>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         query.conditions.iter().try_for_each(|c| c.check())?;
         let page = self.store.query_users(query).await?;
         Ok(Page {
@@ -191,7 +191,7 @@ impl Aegis {
         id: Uuid,
         edits: BTreeMap<String, Option<String>>,
     ) -> Result<User> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let user = self.store.get_user(id).await?;
         let mut profile = user.profile;
         for (k, v) in edits {
@@ -220,7 +220,7 @@ impl Aegis {
         id: Uuid,
         change: AccountChange,
     ) -> Result<User> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         if let Some(disabled) = change.disabled {
             self.update_user(
                 actor,
@@ -251,7 +251,7 @@ impl Aegis {
     /// Marks a user's password expired: the next password login must set a new
     /// one. Existing sessions are kept (admins).
     pub async fn expire_password(&self, actor: &Actor, id: Uuid) -> Result<()> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let update = UserUpdate {
             password_expired: Some(true),
             ..Default::default()
@@ -265,7 +265,7 @@ impl Aegis {
 
     /// A user's authenticators (directory readers).
     pub async fn authenticators(&self, actor: &Actor, id: Uuid) -> Result<Vec<Authenticator>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         let user = self.store.get_user(id).await?;
         Ok(authenticators_of(
             &user,
@@ -277,7 +277,7 @@ impl Aegis {
     /// Deletes one authenticator of a user (admins); one of another user, or an
     /// unknown one, is `NotFound("authenticator")`.
     pub async fn delete_authenticator(&self, actor: &Actor, user_id: Uuid, id: Uuid) -> Result<()> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let user = self.store.get_user(user_id).await?;
         if id != password_authenticator_id(user.id) || user.password_set_at.is_none() {
             if !self.store.delete_factor(user_id, id).await? {
@@ -306,7 +306,7 @@ impl Aegis {
         description: Option<String>,
         attributes: BTreeMap<String, String>,
     ) -> Result<Group> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let name = name.trim();
         check_group_fields(
             [Some(name), Some(kind), description.as_deref()],
@@ -329,7 +329,7 @@ impl Aegis {
 
     /// A group by id (directory readers).
     pub async fn get_group(&self, actor: &Actor, id: Uuid) -> Result<Group> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         self.store
             .find_group(id)
             .await?
@@ -343,7 +343,7 @@ impl Aegis {
         id: Uuid,
         update: GroupUpdate,
     ) -> Result<Group> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         check_group_fields(
             [
                 update.name.as_deref(),
@@ -360,7 +360,7 @@ impl Aegis {
 
     /// Deletes a group and its memberships (admins).
     pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<()> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         if !self.store.delete_group(id).await? {
             return Err(Error::NotFound("group"));
         }
@@ -370,7 +370,7 @@ impl Aegis {
     /// Every group, by name (directory readers). Groups are few; listings
     /// filter and order them in memory.
     pub async fn all_groups(&self, actor: &Actor) -> Result<Vec<Group>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         let mut out = Vec::new();
         let mut after = None;
         loop {
@@ -391,7 +391,7 @@ impl Aegis {
         after: Option<(String, Uuid)>,
         size: u32,
     ) -> Result<Page<Group>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         self.store
             .list_groups(after.map(|(name, id)| (fold(&name), id)), size)
             .await
@@ -400,7 +400,7 @@ impl Aegis {
     /// Adds a user to groups, all or none (admins); an unknown group is
     /// `InvalidField { field: "group_ids", reason: <its id> }`.
     pub async fn assign_groups(&self, actor: &Actor, user: Uuid, groups: &[Uuid]) -> Result<()> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         match self
             .store
             .assign_groups(user, groups, self.clock.now())
@@ -413,7 +413,7 @@ impl Aegis {
 
     /// Removes a user from a group (admins); an unknown group is `NotFound`.
     pub async fn remove_group(&self, actor: &Actor, user: Uuid, group: Uuid) -> Result<()> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         self.store.get_user(user).await?;
         if self.store.find_group(group).await?.is_none() {
             return Err(Error::NotFound("group"));
@@ -423,7 +423,7 @@ impl Aegis {
 
     /// The groups of a user, by name (directory readers).
     pub async fn groups_of(&self, actor: &Actor, user: Uuid) -> Result<Vec<Group>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         self.store.get_user(user).await?;
         self.store.groups_of(user).await
     }
@@ -436,7 +436,7 @@ impl Aegis {
         after: Option<Uuid>,
         size: u32,
     ) -> Result<Page<UserInfo>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         if self.store.find_group(group).await?.is_none() {
             return Err(Error::NotFound("group"));
         }

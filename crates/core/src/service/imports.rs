@@ -29,7 +29,7 @@ impl From<Error> for StartImportError {
 impl Aegis {
     /// Starts an upload (admins and the operator); write the bytes, then finish it.
     pub async fn begin_upload(&self, actor: &Actor, format: SourceFormat) -> Result<SourceWriter> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let cfg = &self.config.import;
         let now = self.clock.now();
         let ttl = chrono::Duration::seconds(i64::try_from(cfg.source_ttl_s).unwrap_or(i64::MAX));
@@ -45,7 +45,7 @@ impl Aegis {
 
     /// A complete, unexpired source.
     pub async fn import_source(&self, actor: &Actor, id: Uuid) -> Result<ImportSource> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         self.store
             .find_import_source(id)
             .await?
@@ -63,7 +63,7 @@ impl Aegis {
         source: Uuid,
         mapping: Mapping,
     ) -> std::result::Result<ImportJob, StartImportError> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         mapping.check().map_err(StartImportError::Mapping)?;
         let source = self.import_source(actor, source).await?;
         let header: Vec<String> = source.fields.iter().map(|f| f.name.clone()).collect();
@@ -92,7 +92,7 @@ impl Aegis {
 
     /// A job with its current counters (admins and viewers).
     pub async fn import_job(&self, actor: &Actor, id: Uuid) -> Result<ImportJob> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         self.store
             .find_import_job(id)
             .await?
@@ -107,7 +107,7 @@ impl Aegis {
         id: Uuid,
         statuses: &[RowStatus],
     ) -> Result<Vec<RowReport>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
@@ -116,7 +116,7 @@ impl Aegis {
 
     /// Every job, oldest first (admins and viewers).
     pub async fn import_jobs(&self, actor: &Actor) -> Result<Vec<ImportJob>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         self.store.list_import_jobs().await
     }
 

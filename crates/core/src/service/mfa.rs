@@ -53,7 +53,7 @@ pub(super) enum SecondFactor {
 
 /// The user a self-service call acts for: a signed-in session, never an API token.
 fn session_user(caller: &Principal) -> Result<&User> {
-    require(caller.role(), Capability::ManageSelf)?;
+    require(caller.rights(), Capability::ManageSelf)?;
     match caller.credential {
         Credential::Session { .. } => Ok(&caller.user),
         Credential::ApiToken { .. } => Err(Error::Forbidden),

@@ -71,12 +71,21 @@ pub enum Credential {
 }
 
 impl Principal {
-    /// The role the caller acts with: the user's current role, lowered to the
-    /// token's own role for API tokens.
+    /// The role the caller is shown with: the user's current role, lowered to
+    /// the token's own role for API tokens. What it may do is [`Principal::rights`].
     pub fn role(&self) -> Role {
         match &self.credential {
             Credential::Session { .. } => self.user.role,
             Credential::ApiToken { role, .. } => role.min(self.user.role),
+        }
+    }
+
+    /// What the caller may do: its user's role, and for an API token only what
+    /// both the token's role and its owner's current role grant.
+    pub fn rights(&self) -> crate::authz::Rights {
+        match &self.credential {
+            Credential::Session { .. } => crate::authz::Rights::of(self.user.role),
+            Credential::ApiToken { role, .. } => crate::authz::Rights::both(*role, self.user.role),
         }
     }
 
@@ -100,11 +109,19 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The role the actor acts with.
+    /// The role the actor is shown with (see [`Principal::role`]).
     pub fn role(&self) -> Role {
         match self {
             Actor::System => Role::Admin,
             Actor::Principal(p) => p.role(),
+        }
+    }
+
+    /// What the actor may do: everything at the console.
+    pub fn rights(&self) -> crate::authz::Rights {
+        match self {
+            Actor::System => crate::authz::Rights::of(Role::Admin),
+            Actor::Principal(p) => p.rights(),
         }
     }
 }

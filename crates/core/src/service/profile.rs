@@ -84,7 +84,7 @@ impl Aegis {
         caller: &Principal,
         change: ProfileChange,
     ) -> Result<Login> {
-        require(caller.role(), Capability::ManageSelf)?;
+        require(caller.rights(), Capability::ManageSelf)?;
         // The answer is a fresh session: an API token must not be turned into
         // one (it would skip the password and any second factor).
         if let super::Credential::ApiToken { .. } = caller.credential {
@@ -149,7 +149,7 @@ impl Aegis {
     /// clears the expired flag and ends every *other* session of the user; the
     /// caller's session continues. API tokens cannot change passwords.
     pub async fn change_password(&self, caller: &Principal, old: &str, new: &str) -> Result<()> {
-        require(caller.role(), Capability::ManageSelf)?;
+        require(caller.rights(), Capability::ManageSelf)?;
         let sid = match &caller.credential {
             super::Credential::Session { sid, .. } => *sid,
             super::Credential::ApiToken { .. } => return Err(Error::Forbidden),

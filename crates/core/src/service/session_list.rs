@@ -19,7 +19,7 @@ impl Aegis {
         principal: &Principal,
         query: &SessionQuery,
     ) -> Result<Page<(Session, User)>> {
-        require(principal.role(), Capability::ReadSelf)?;
+        require(principal.rights(), Capability::ReadSelf)?;
         query.conditions.iter().try_for_each(|c| c.check())?;
         let query = SessionQuery {
             user: Some(principal.user.id),
@@ -34,7 +34,7 @@ impl Aegis {
         actor: &Actor,
         query: &SessionQuery,
     ) -> Result<Page<(Session, User)>> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         query.conditions.iter().try_for_each(|c| c.check())?;
         self.store
             .query_sessions(&bounded(query), self.clock.now())

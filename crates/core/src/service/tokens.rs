@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{Actor, Aegis, Credential, Principal};
 use crate::api_token::{ApiToken, ApiTokenListing, CreateApiTokenRequest, MintedApiToken, PREFIX};
-use crate::authz::{allows, require, Capability};
+use crate::authz::{require, Capability};
 use crate::error::{Error, Result};
 use crate::secret::{hash_token, random_token};
 use crate::store::Invalidation;
@@ -30,10 +30,10 @@ impl Aegis {
         owner: Uuid,
         req: CreateApiTokenRequest,
     ) -> Result<MintedApiToken> {
-        require(actor.role(), Capability::ManageSelf)?;
+        require(actor.rights(), Capability::ManageSelf)?;
         if let Actor::Principal(p) = actor {
             if p.user.id != owner {
-                require(actor.role(), Capability::Administer)?;
+                require(actor.rights(), Capability::Administer)?;
             }
         }
         if !actor.role().at_least(req.role) {
@@ -106,7 +106,7 @@ impl Aegis {
                 "Provider must match [a-z0-9][a-z0-9_-]{0,31}",
             ));
         }
-        let owner = if allows(caller.role(), Capability::ReadDirectory) {
+        let owner = if caller.rights().allows(Capability::ReadDirectory) {
             None
         } else {
             Some(caller.user.id)
@@ -117,13 +117,13 @@ impl Aegis {
     /// Deletes an API token: admins any, others (not viewers) their own; a token
     /// that is not the caller's is `NotFound`, as if it did not exist.
     pub async fn delete_api_token(&self, caller: &Principal, id: Uuid) -> Result<()> {
-        require(caller.role(), Capability::ManageSelf)?;
+        require(caller.rights(), Capability::ManageSelf)?;
         let token = self
             .store
             .find_api_token(id)
             .await?
             .filter(|t| {
-                t.owner_id == caller.user.id || allows(caller.role(), Capability::Administer)
+                t.owner_id == caller.user.id || caller.rights().allows(Capability::Administer)
             })
             .ok_or(Error::NotFound("token"))?;
         if !self.store.delete_api_token(id).await? {

@@ -39,7 +39,7 @@ pub struct UserChange {
 impl Aegis {
     /// Creates a user (admins and the operator only).
     pub async fn create_user(&self, actor: &Actor, req: CreateUserRequest) -> Result<User> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let email = req.email.as_deref().map(Email::parse).transpose()?;
         let username = match (&req.username, &email) {
             (Some(u), _) => Username::parse(u)?,
@@ -74,7 +74,7 @@ impl Aegis {
     /// Users whose email (else username) matches a wildcard pattern (admins and
     /// viewers): at most 1000, ascending, with the total number of matches.
     pub async fn list_users(&self, actor: &Actor, pattern: &str) -> Result<(Vec<User>, u64)> {
-        require(actor.role(), Capability::ReadDirectory)?;
+        require(actor.rights(), Capability::ReadDirectory)?;
         let pattern = Pattern::parse(pattern)?;
         self.store.list_users_matching(&pattern, LIST_LIMIT).await
     }
@@ -95,7 +95,7 @@ impl Aegis {
     /// Changes a user's role or active flag (admins only). Deactivation revokes
     /// every session at once; the user's API tokens are suspended while inactive.
     pub async fn update_user(&self, actor: &Actor, id: Uuid, change: UserChange) -> Result<User> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         let update = UserUpdate {
             role: change.role,
             active: change.active,
@@ -114,7 +114,7 @@ impl Aegis {
 
     /// Deletes a user with every session and token (admins only).
     pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<()> {
-        require(actor.role(), Capability::Administer)?;
+        require(actor.rights(), Capability::Administer)?;
         self.store
             .delete_user(id, AdminGuard::KeepOneActive)
             .await?;

@@ -298,8 +298,35 @@ async fn capability_table(srv: Srv) {
     );
     // user: own tokens only, never admin ones, no user administration, no listing.
     fail(&srv.mint(&bob, "admin", 60).await, 403, "Forbidden");
-    assert_eq!(srv.mint(&bob, "view", 60).await.status, 200);
+    let bob_view = srv.mint(&bob, "view", 60).await;
+    assert_eq!(bob_view.status, 200);
     assert_eq!(srv.mint(&bob, "user", 60).await.status, 200);
+    // A `view` token of a `user` has what both roles grant: reading its owner's
+    // identity, not the directory a `view` account could read (spec §2).
+    let bob_view = bob_view.body["token"].as_str().unwrap().to_owned();
+    let me = srv.call("GET", "/auth/me", Some(&bob_view), None).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    fail(
+        &srv.call("GET", "/api/users/*", Some(&bob_view), None).await,
+        403,
+        "Forbidden",
+    );
+    let listed = srv
+        .call("GET", "/api/tokens/local", Some(&bob_view), None)
+        .await;
+    assert_eq!(listed.status, 200);
+    let owners: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["createdBy"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(
+        owners.iter().all(|o| *o == "bob@example.com"),
+        "only its owner's tokens: {}",
+        listed.body
+    );
     fail(
         &srv.call("GET", "/api/users/*", Some(&bob), None).await,
         403,

@@ -147,7 +147,7 @@ where
             .await
             .map_err(|_| Failure::unauthorized())?;
         if let Access::Service(cap) = access {
-            require(principal.role(), cap)?;
+            require(principal.rights(), cap)?;
         }
         endpoint(state.clone(), principal, req).await
     }

@@ -195,7 +195,7 @@ async fn delete_token(
     headers: HeaderMap,
 ) -> Result<Json<PassResponse>, Fail> {
     let p = caller(&state, &headers).await?;
-    aegis_core::authz::require(p.role(), aegis_core::authz::Capability::ManageSelf)?;
+    aegis_core::authz::require(p.rights(), aegis_core::authz::Capability::ManageSelf)?;
     let id = parse_token_id(&id).ok_or(Fail::new(StatusCode::NOT_FOUND, "Token not found"))?;
     state.aegis.delete_api_token(&p, id).await?;
     Ok(pass())
@@ -245,7 +245,7 @@ async fn apply_update(
     req: Request,
 ) -> Result<Json<UserPassResponse>, Fail> {
     let p = caller(state, req.headers()).await?;
-    aegis_core::authz::require(p.role(), aegis_core::authz::Capability::Administer)?;
+    aegis_core::authz::require(p.rights(), aegis_core::authz::Capability::Administer)?;
     let body = UserUpdateRequest::parse(object(state, req).await?)?;
     let user = named_user(state, who).await?;
     let updated = state
@@ -335,7 +335,7 @@ async fn delete_user(
     headers: HeaderMap,
 ) -> Result<Json<UserPassResponse>, Fail> {
     let p = caller(&state, &headers).await?;
-    aegis_core::authz::require(p.role(), aegis_core::authz::Capability::Administer)?;
+    aegis_core::authz::require(p.rights(), aegis_core::authz::Capability::Administer)?;
     let user = named_user(&state, &who).await?;
     state
         .aegis
