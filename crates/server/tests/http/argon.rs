@@ -428,6 +428,21 @@ async fn auth_errors(srv: Srv) {
         res.json::<serde_json::Value>().await.unwrap(),
         json!({"error": "Invalid request body"})
     );
+    // A body that is not JSON by its content type is the same 400 (the contract
+    // has no 415).
+    let res = srv
+        .http
+        .post(srv.url("/api/auth/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=a&password=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"error": "Invalid request body"})
+    );
 }
 
 #[tokio::test]

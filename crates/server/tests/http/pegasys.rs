@@ -816,6 +816,19 @@ async fn bad_input_is_400(srv: Srv) {
             msg,
         );
     }
+    // A body that is not JSON by its content type: 400 (the contract has no 415).
+    let res = srv
+        .http
+        .post(srv.url("/api/tokens/local"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body(r#"{"role": "view", "expiry": 60}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "fail", "{body}");
     fail(
         &srv.call(
             "POST",

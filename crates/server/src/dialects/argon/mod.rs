@@ -121,11 +121,11 @@ impl From<BodyError> for ArgonError {
             BodyError::TooLarge => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
             }
-            BodyError::UnsupportedMediaType => Self::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Request body must be JSON",
-            ),
-            BodyError::Invalid(_) | BodyError::Nul(_) => Self::bad_request("Invalid request body"),
+            // The contract has no 415: a body that is not JSON is a 400 whatever
+            // its content type says (spec §3).
+            BodyError::UnsupportedMediaType | BodyError::Invalid(_) | BodyError::Nul(_) => {
+                Self::bad_request("Invalid request body")
+            }
         }
     }
 }
@@ -301,7 +301,6 @@ fn token_response(login: Login) -> Json<TokenResponse> {
     (status = 400, description = "`Username and password required`, `Username already exists`, a password policy failure, `Invalid request body`", body = ErrorBody),
     (status = 403, description = "`Registration is disabled`", body = ErrorBody),
     (status = 413, description = "`Request body too large`", body = ErrorBody),
-    (status = 415, description = "`Request body must be JSON`", body = ErrorBody),
     (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn register(
     State(state): State<AppState>,
@@ -328,7 +327,6 @@ async fn register(
     (status = 401, description = "`Invalid credentials`, or a second factor is required", body = ErrorBody),
     (status = 403, description = "`Password expired`", body = ErrorBody),
     (status = 413, description = "`Request body too large`", body = ErrorBody),
-    (status = 415, description = "`Request body must be JSON`", body = ErrorBody),
     (status = 429, description = "`Too many login attempts`", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
     (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn login(
@@ -396,7 +394,6 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
     (status = 401, description = "No valid Bearer, or `Invalid credentials`: wrong `currentPassword`", body = ErrorBody),
     (status = 403, description = "`Insufficient permissions` (`required`: `profile.update`), or `Password expired`", body = ErrorBody),
     (status = 413, description = "`Request body too large`", body = ErrorBody),
-    (status = 415, description = "`Request body must be JSON`", body = ErrorBody),
     (status = 429, description = "`Too many login attempts`", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
     (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn update_profile(

@@ -67,7 +67,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Fail
     }
 }
 
-/// The body as a JSON object (400 otherwise; 413/415 by size and type).
+/// The body as a JSON object (400 otherwise, whatever the content type; 413 by size).
 async fn object(state: &AppState, req: Request) -> Result<serde_json::Map<String, Value>, Fail> {
     let (parts, body) = req.into_parts();
     match read_json::<Value>(&parts.headers, body, state.config.max_body_bytes).await? {
@@ -131,8 +131,7 @@ async fn logout_post(
     (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody),
     (status = 403, description = "`Forbidden`: the caller may not mint tokens, or not of that role", body = FailBody),
     (status = 404, description = "`Unknown provider`", body = FailBody),
-    (status = 413, description = "Request body too large", body = FailBody),
-    (status = 415, description = "Request body must be JSON", body = FailBody)))]
+    (status = 413, description = "Request body too large", body = FailBody)))]
 async fn create_token(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -276,8 +275,7 @@ async fn apply_update(
     (status = 403, description = "`Forbidden`", body = FailBody),
     (status = 404, description = "`User not found`", body = FailBody),
     (status = 409, description = "`Cannot remove the last active admin`", body = FailBody),
-    (status = 413, description = "Request body too large", body = FailBody),
-    (status = 415, description = "Request body must be JSON", body = FailBody)))]
+    (status = 413, description = "Request body too large", body = FailBody)))]
 async fn update_user(
     State(state): State<AppState>,
     Path(who): Path<String>,
@@ -298,8 +296,7 @@ async fn update_user(
     (status = 403, description = "`Forbidden`", body = FailBody),
     (status = 404, description = "`User not found`", body = FailBody),
     (status = 409, description = "`Cannot remove the last active admin`", body = FailBody),
-    (status = 413, description = "Request body too large", body = FailBody),
-    (status = 415, description = "Request body must be JSON", body = FailBody)))]
+    (status = 413, description = "Request body too large", body = FailBody)))]
 #[deprecated = "use `PUT /api/users/{email}`"]
 async fn update_user_deprecated(
     State(state): State<AppState>,
