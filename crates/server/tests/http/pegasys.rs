@@ -816,6 +816,16 @@ async fn bad_input_is_400(srv: Srv) {
             msg,
         );
     }
+    // A path segment that does not decode to UTF-8: the dialect's 400.
+    for (method, path) in [
+        ("GET", "/api/users/%FF"),
+        ("DELETE", "/api/users/%C3"),
+        ("GET", "/api/tokens/%FF"),
+        ("DELETE", "/api/tokens/%FF"),
+    ] {
+        let r = srv.call(method, path, Some(&admin), None).await;
+        fail(&r, 400, "Invalid path");
+    }
     // A body that is not JSON by its content type: 400 (the contract has no 415).
     let res = srv
         .http

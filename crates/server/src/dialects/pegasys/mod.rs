@@ -8,7 +8,8 @@ mod wire;
 use aegis_core::api_token::CreateApiTokenRequest;
 use aegis_core::service::UserChange;
 use aegis_core::{Actor, Error, Principal, User};
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -64,6 +65,21 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Fail
     match authorization(headers, false) {
         Authorization::Token(t) => Ok(state.aegis.authenticate(&t).await?),
         _ => Err(Fail::unauthorized()),
+    }
+}
+
+/// The route's path parameter, percent-decoded once. One that does not decode
+/// to UTF-8 is a 400 in this dialect's shape (axum's own rejection is plain text).
+struct Segment(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = Fail;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Fail> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(segment)| Segment(segment))
+            .map_err(|_| Fail::new(StatusCode::BAD_REQUEST, "Invalid path"))
     }
 }
 
@@ -134,7 +150,7 @@ async fn logout_post(
     (status = 413, description = "Request body too large", body = FailBody)))]
 async fn create_token(
     State(state): State<AppState>,
-    Path(provider): Path<String>,
+    Segment(provider): Segment,
     req: Request,
 ) -> Result<Json<MintResponse>, Fail> {
     let p = caller(&state, req.headers()).await?;
@@ -170,7 +186,7 @@ async fn create_token(
     (status = 401, description = "`Unauthorized`: no valid Bearer", body = FailBody)))]
 async fn list_tokens(
     State(state): State<AppState>,
-    Path(provider): Path<String>,
+    Segment(provider): Segment,
     headers: HeaderMap,
 ) -> Result<Json<Vec<TokenItem>>, Fail> {
     let p = caller(&state, &headers).await?;
@@ -190,7 +206,7 @@ async fn list_tokens(
     (status = 404, description = "`Token not found`: unknown, or not the caller's", body = FailBody)))]
 async fn delete_token(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     headers: HeaderMap,
 ) -> Result<Json<PassResponse>, Fail> {
     let p = caller(&state, &headers).await?;
@@ -213,7 +229,7 @@ async fn delete_token(
     (status = 403, description = "`Forbidden`", body = FailBody)))]
 async fn list_users(
     State(state): State<AppState>,
-    Path(pattern): Path<String>,
+    Segment(pattern): Segment,
     headers: HeaderMap,
 ) -> Result<Response, Fail> {
     let p = caller(&state, &headers).await?;
@@ -278,7 +294,7 @@ async fn apply_update(
     (status = 413, description = "Request body too large", body = FailBody)))]
 async fn update_user(
     State(state): State<AppState>,
-    Path(who): Path<String>,
+    Segment(who): Segment,
     req: Request,
 ) -> Result<Json<UserPassResponse>, Fail> {
     apply_update(&state, &who, req).await
@@ -300,7 +316,7 @@ async fn update_user(
 #[deprecated = "use `PUT /api/users/{email}`"]
 async fn update_user_deprecated(
     State(state): State<AppState>,
-    Path(who): Path<String>,
+    Segment(who): Segment,
     req: Request,
 ) -> Response {
     let link = format!(
@@ -328,7 +344,7 @@ async fn update_user_deprecated(
     (status = 409, description = "`Cannot remove the last active admin`", body = FailBody)))]
 async fn delete_user(
     State(state): State<AppState>,
-    Path(who): Path<String>,
+    Segment(who): Segment,
     headers: HeaderMap,
 ) -> Result<Json<UserPassResponse>, Fail> {
     let p = caller(&state, &headers).await?;
