@@ -296,6 +296,18 @@ async fn capability_table(srv: Srv) {
         403,
         "Forbidden",
     );
+    // A viewer may mint nothing: 403 whatever its body (spec §2).
+    fail(
+        &srv.call(
+            "POST",
+            "/api/tokens/local",
+            Some(&viewer),
+            Some(json!({"role": "nonsense"})),
+        )
+        .await,
+        403,
+        "Forbidden",
+    );
     // user: own tokens only, never admin ones, no user administration, no listing.
     fail(&srv.mint(&bob, "admin", 60).await, 403, "Forbidden");
     let bob_view = srv.mint(&bob, "view", 60).await;

@@ -154,6 +154,8 @@ async fn create_token(
     req: Request,
 ) -> Result<Json<MintResponse>, Fail> {
     let p = caller(&state, req.headers()).await?;
+    // A caller who may mint nothing hears so before its body is looked at.
+    aegis_core::authz::require(p.rights(), aegis_core::authz::Capability::ManageSelf)?;
     let body = TokenRequest::parse(object(&state, req).await?)?;
     let owner = p.user.id;
     let minted = state
