@@ -146,10 +146,7 @@ impl Aegis {
         let now = self.clock.now();
         let limits = &self.config.throttle;
         let fail = || unauthenticated(AuthFailure::InvalidCredentials);
-        let ip_key = ip.map(|ip| ip_key(&ip));
-        if let (Some(key), true) = (&ip_key, limits.ip_failures > 0) {
-            self.check_lock(key, now).await?;
-        }
+        let ip_key = self.admit_address(ip, now).await?;
         let Some((user_id, epoch)) = self.open_ticket(ticket, now) else {
             return Err(fail());
         };
@@ -183,10 +180,7 @@ impl Aegis {
         let now = self.clock.now();
         let limits = &self.config.throttle;
         let fail = || unauthenticated(AuthFailure::InvalidCredentials);
-        let ip = req.ip.map(|ip| ip_key(&ip));
-        if let (Some(key), true) = (&ip, limits.ip_failures > 0) {
-            self.check_lock(key, now).await?;
-        }
+        let ip = self.admit_address(req.ip, now).await?;
         // Over-long input names no account and is no acceptable password:
         // refuse it without normalising or storing it (same answer, same cost).
         let oversize =
@@ -362,6 +356,20 @@ impl Aegis {
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not upgrade a password hash");
         }
+    }
+
+    /// The throttle key of a client address, refused while that address is
+    /// locked (when addresses are throttled at all).
+    pub(super) async fn admit_address(
+        &self,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let key = ip.map(|ip| ip_key(&ip));
+        if let (Some(key), true) = (&key, self.config.throttle.ip_failures > 0) {
+            self.check_lock(key, now).await?;
+        }
+        Ok(key)
     }
 
     /// Refuses while `key` is locked; returns its state.

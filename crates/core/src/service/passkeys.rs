@@ -27,7 +27,7 @@ use crate::identity::fold;
 use crate::mfa::{Factor, FactorKind};
 use crate::secret::hash_token;
 use crate::store::Invalidation;
-use crate::throttle::{account_key, ip_key};
+use crate::throttle::account_key;
 
 /// How long a ceremony may take.
 const CEREMONY_S: i64 = 300;
@@ -261,10 +261,7 @@ impl Aegis {
     ) -> Result<Login> {
         let now = self.clock.now();
         let limits = &self.config.throttle;
-        let ip_key = ip.map(|ip| ip_key(&ip));
-        if let (Some(key), true) = (&ip_key, limits.ip_failures > 0) {
-            self.check_lock(key, now).await?;
-        }
+        let ip_key = self.admit_address(ip, now).await?;
         let (user_id, ceremony): (Uuid, PasskeyAuthentication) =
             self.open_ceremony("auth", state, now).ok_or_else(failed)?;
         // A ceremony serves once: an answer replayed with it opens nothing.

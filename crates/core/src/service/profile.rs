@@ -1,5 +1,6 @@
 //! Self-service: registration and changes of one's own username and password.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -19,6 +20,9 @@ pub struct ProfileChange {
     pub new_username: Option<String>,
     pub current_password: Option<String>,
     pub new_password: Option<String>,
+    /// The caller's address: a wrong current password counts against it as a
+    /// failed login does.
+    pub ip: Option<IpAddr>,
 }
 
 impl Aegis {
@@ -52,11 +56,18 @@ impl Aegis {
         self.open_session(Arc::new(user)).await
     }
 
-    /// Verifies a user's current password as a throttled login attempt would:
-    /// a lock refuses it, a failure counts, a success clears the count.
-    async fn check_current_password(&self, user: &User, raw: &str) -> Result<()> {
+    /// Verifies a user's current password as a throttled login attempt from
+    /// `ip` would: a lock (of the account or the address) refuses it, a failure
+    /// counts for both, a success clears the account's count.
+    async fn check_current_password(
+        &self,
+        user: &User,
+        raw: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<()> {
         let now = self.clock.now();
         let max = self.config.throttle.account_failures;
+        let ip = self.admit_address(ip, now).await?;
         let key = account_key(&user.id);
         let attempt = self.admit_attempt(&key, max, now).await?;
         let stored = self.store.get_password_hash(user.id).await?;
@@ -65,9 +76,8 @@ impl Aegis {
             .verify(&Password::new(raw), stored.as_deref())
             .await?;
         if !verified.ok {
-            if max > 0 && attempt >= max {
-                self.lock(&key, now).await?;
-            }
+            self.count_failed_login(&key, attempt, ip.as_deref(), now)
+                .await?;
             return Err(Error::Unauthenticated(AuthFailure::InvalidCredentials));
         }
         if max > 0 {
@@ -110,7 +120,8 @@ impl Aegis {
         }
         let user = &caller.user;
         if let Some(current) = &change.current_password {
-            self.check_current_password(user, current).await?;
+            self.check_current_password(user, current, change.ip)
+                .await?;
         }
         if let Some(name) = &new_username {
             if let Some((other, _)) = self.store.find_user_by_identifier(name.as_str()).await? {
@@ -148,7 +159,13 @@ impl Aegis {
     /// Changes the caller's own password given the old one (Pangea client API):
     /// clears the expired flag and ends every *other* session of the user; the
     /// caller's session continues. API tokens cannot change passwords.
-    pub async fn change_password(&self, caller: &Principal, old: &str, new: &str) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        old: &str,
+        new: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<()> {
         require(caller.rights(), Capability::ManageSelf)?;
         let sid = match &caller.credential {
             super::Credential::Session { sid, .. } => *sid,
@@ -157,7 +174,7 @@ impl Aegis {
         let new = Password::new(new);
         check_length(&new)?;
         let user = &caller.user;
-        self.check_current_password(user, old).await?;
+        self.check_current_password(user, old, ip).await?;
         check_policy(&new, &user.username)?;
         let update = UserUpdate {
             password_hash: Some(Some(self.hasher.hash(&new).await?)),

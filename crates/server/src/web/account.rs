@@ -24,6 +24,7 @@ use aegis_core::{Actor, Credential, Error, Principal};
 use super::{
     bad_form, csrf_ok, csrf_token, forbidden_csrf, page, see_other, session, set_cookie, FORM,
 };
+use crate::extract::ClientIp;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -302,12 +303,15 @@ async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
         FormRefusals))]
 async fn change_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    act(state, headers, form, |state, me, form| async move {
+    act(state, headers, form, move |state, me, form| async move {
         let aegis = &state.aegis;
-        aegis.change_password(&me, &form.current, &form.new).await?;
+        aegis
+            .change_password(&me, &form.current, &form.new, ip)
+            .await?;
         Ok(notice("Password changed. Your other sessions have ended."))
     })
     .await

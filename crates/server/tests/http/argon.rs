@@ -464,3 +464,38 @@ async fn registration_can_be_closed() {
     )
     .await;
 }
+
+/// A wrong `currentPassword` counts as a failed login (spec §4): against the
+/// account and against the client's address.
+#[tokio::test]
+async fn wrong_current_password_counts_against_the_address() {
+    run_with(
+        Backend::Sqlite,
+        |c| c.core.throttle.ip_failures = 3,
+        |srv: Srv| async move {
+            srv.user("kim@example.com", Role::User).await;
+            let token = srv.argon_login("kim@example.com").await;
+            for _ in 0..3 {
+                let r = srv
+                    .call(
+                        "PUT",
+                        "/api/auth/profile",
+                        Some(&token),
+                        Some(json!({"currentPassword": "not the password", "newPassword": "another long one"})),
+                    )
+                    .await;
+                error(&r, 401, "Invalid credentials");
+            }
+            let r = srv
+                .call(
+                    "POST",
+                    "/api/auth/login",
+                    None,
+                    Some(json!({"username": "kim@example.com", "password": PASSWORD})),
+                )
+                .await;
+            error(&r, 429, "Too many login attempts");
+        },
+    )
+    .await;
+}

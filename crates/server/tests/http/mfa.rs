@@ -380,7 +380,7 @@ async fn a_password_change_voids_second_step_tickets(srv: Srv) {
     let token = srv.argon_login_with(&secret, "ivy@example.com").await;
     let me = aegis.authenticate(&token).await.unwrap();
     aegis
-        .change_password(&me, PASSWORD, "another long passphrase")
+        .change_password(&me, PASSWORD, "another long passphrase", None)
         .await
         .unwrap();
     srv.clock.advance(TOTP_STEP as i64);

@@ -398,6 +398,7 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
     (status = 503, description = "`Service unavailable`: the password hashing queue is full", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))))]
 async fn update_profile(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     req: Request,
 ) -> Result<Json<ProfileResponse>, ArgonError> {
     let p = caller(&state, req.headers()).await?;
@@ -406,6 +407,7 @@ async fn update_profile(
         new_username: optional_string(&body, "newUsername")?,
         current_password: optional_string(&body, "currentPassword")?,
         new_password: optional_string(&body, "newPassword")?,
+        ip,
     };
     let login = state.aegis.change_own_profile(&p, change).await?;
     Ok(Json(ProfileResponse {

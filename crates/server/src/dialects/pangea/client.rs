@@ -179,7 +179,12 @@ async fn password_change(State(s): State<AppState>, req: Request) -> Response {
             .await
             .map_err(body_token)?;
         aegis
-            .change_password(&owner, &old.unwrap_or_default(), &new.unwrap_or_default())
+            .change_password(
+                &owner,
+                &old.unwrap_or_default(),
+                &new.unwrap_or_default(),
+                call.ip,
+            )
             .await
             .map_err(|e| match e {
                 Error::InvalidField { reason, .. } => {

@@ -21,7 +21,7 @@ use std::future::Future;
 use aegis_core::authz::{require, Capability};
 use aegis_core::service::{Authenticator, AuthenticatorKind, UserInfo as CoreUserInfo};
 use aegis_core::{Actor, Principal, User};
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
@@ -33,7 +33,7 @@ use body::Body;
 use envelope::{render, render_failure, time, Failure};
 pub use imports::UPLOAD_PATH;
 
-use crate::extract::{authorization, read_json, Authorization};
+use crate::extract::{authorization, read_json, Authorization, ClientIp};
 use crate::state::AppState;
 
 /// The Pangea routes.
@@ -88,6 +88,8 @@ pub struct Call {
     pub state: AppState,
     pub principal: Principal,
     pub body: Body,
+    /// The client's address (for throttling).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Call {
@@ -106,7 +108,8 @@ where
     Fut: Future<Output = Result<(String, Value), Failure>>,
 {
     run_raw(state, req, access, |state, principal, req| async move {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(&mut parts, &state).await;
         let map = match read_json::<Value>(&parts.headers, body, state.config.max_body_bytes).await
         {
             Ok(Value::Object(map)) => map,
@@ -123,6 +126,7 @@ where
             state,
             principal,
             body: Body::new(map),
+            ip,
         })
         .await
     })
