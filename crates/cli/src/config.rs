@@ -16,7 +16,7 @@ use figment::{Figment, Provider};
 
 /// Sections of the file whose keys nest under `AEGIS_<SECTION>_…`.
 const SECTIONS: &[&str] = &[
-    "throttle", "argon2", "aiohttp", "import", "web", "passkeys", "metrics",
+    "throttle", "argon2", "argon", "aiohttp", "import", "web", "passkeys", "metrics",
 ];
 
 /// Variables the command line reads itself (not configuration keys).
@@ -128,6 +128,10 @@ pub fn load_from(
     check_unknown_keys(&fig)?;
     let mut config: Config = fig.extract().map_err(describe)?;
     config.core = fig.extract().map_err(describe)?;
+    // The Argon spec's name for the setting (`[argon] open_registration`) wins.
+    if let Some(open) = config.argon.open_registration {
+        config.core.open_registration = open;
+    }
     if let Some(db) = &sources.database {
         config.database = Some(db.clone());
     }
@@ -331,6 +335,24 @@ mod tests {
     }
 
     #[test]
+    fn the_specs_dialect_keys_load() {
+        // `[argon] open_registration` (argon.md §2) wins over the core's key.
+        let c = load_toml(
+            "open_registration = true\n[argon]\nopen_registration = false\n",
+            &[],
+        )
+        .unwrap();
+        assert!(!c.core.open_registration);
+        let c = load_toml("", &[("AEGIS_ARGON_OPEN_REGISTRATION", "false")]).unwrap();
+        assert!(!c.core.open_registration);
+        assert!(load_toml("", &[]).unwrap().core.open_registration);
+        // `[aiohttp] refresh_rotation` (aiohttp-aegis.md §6.1) is kept for that dialect.
+        let c = load_toml("[aiohttp]\nrefresh_rotation = false\n", &[]).unwrap();
+        assert_eq!(c.aiohttp.refresh_rotation, Some(false));
+        assert!(c.core.refresh_rotation);
+    }
+
+    #[test]
     fn effective_toml_masks_and_lists_unset() {
         let c = Config {
             kek: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
@@ -353,6 +375,14 @@ mod tests {
         assert_eq!(env_key("THROTTLE_IP_FAILURES"), "throttle.ip_failures");
         assert_eq!(env_key("IMPORT_LEASE_S"), "import.lease_s");
         assert_eq!(env_key("METRICS_LISTEN"), "metrics.listen");
+        assert_eq!(
+            env_key("ARGON_OPEN_REGISTRATION"),
+            "argon.open_registration"
+        );
+        assert_eq!(
+            env_key("AIOHTTP_REFRESH_ROTATION"),
+            "aiohttp.refresh_rotation"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The aiohttp dialect.
     pub aiohttp: AiohttpConfig,
+    /// The Argon dialect.
+    pub argon: ArgonConfig,
     /// The hosted login and account pages.
     pub web: WebConfig,
     /// The identity core's rules (same level in the file; read separately).
@@ -82,6 +84,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics: MetricsConfig::default(),
             aiohttp: AiohttpConfig::default(),
+            argon: ArgonConfig::default(),
             web: WebConfig::default(),
             core: CoreConfig::default(),
         }
@@ -243,6 +246,15 @@ impl Default for WebConfig {
             secure_cookies: true,
         }
     }
+}
+
+/// Settings of the Argon dialect.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArgonConfig {
+    /// The spec's name (`argon.open_registration`) for the core's
+    /// `open_registration`; when set, it wins.
+    pub open_registration: Option<bool>,
 }
 
 /// Settings of the aiohttp dialect.
