@@ -109,6 +109,18 @@ fn rows_of(reports: &[RowReport]) -> Vec<u64> {
     reports.iter().map(|r| r.row).collect()
 }
 
+/// A new job "crm", claimed until `t(100)` by the owner returned with it.
+async fn claimed_job(s: &dyn Store) -> (ImportJob, Uuid) {
+    let j = job("crm", 0);
+    s.insert_import_job(&j).await.unwrap();
+    let owner = Uuid::now_v7();
+    s.claim_import_job(owner, t(1), t(100))
+        .await
+        .unwrap()
+        .unwrap();
+    (j, owner)
+}
+
 pub async fn import_sources_round_trip_and_purge(store: Arc<dyn Store>) {
     let s = &*store;
     let mut src = source(100);
@@ -608,13 +620,7 @@ pub async fn import_batch_needs_the_lease(store: Arc<dyn Store>) {
 /// turn comes, after that one; a refused or late turn writes nothing.
 pub async fn import_batches_commit_in_turn(store: Arc<dyn Store>) {
     let s = &*store;
-    let j = job("crm", 0);
-    s.insert_import_job(&j).await.unwrap();
-    let owner = Uuid::now_v7();
-    s.claim_import_job(owner, t(1), t(100))
-        .await
-        .unwrap()
-        .unwrap();
+    let (j, owner) = claimed_job(s).await;
     let batch = |first: u64, names: [&str; 2]| Batch {
         rows: (first..)
             .zip(names)
@@ -802,13 +808,7 @@ pub async fn created_rows_are_read_in_pages(store: Arc<dyn Store>) {
     use RowStatus::{Failed, Success};
 
     let s = &*store;
-    let j = job("crm", 0);
-    s.insert_import_job(&j).await.unwrap();
-    let owner = Uuid::now_v7();
-    s.claim_import_job(owner, t(1), t(100))
-        .await
-        .unwrap()
-        .unwrap();
+    let (j, owner) = claimed_job(s).await;
     // 20 batches: an odd row creates a user, an even one fails.
     let mut ids = Vec::new();
     for b in 0..20u64 {
@@ -868,13 +868,7 @@ where
     use RowStatus::{Failed, Success};
 
     let s = &*store;
-    let j = job("crm", 0);
-    s.insert_import_job(&j).await.unwrap();
-    let owner = Uuid::now_v7();
-    s.claim_import_job(owner, t(1), t(100))
-        .await
-        .unwrap()
-        .unwrap();
+    let (j, owner) = claimed_job(s).await;
     let old = [(1, Uuid::now_v7()), (3, Uuid::now_v7())];
     earlier(j.id, old).await;
     let batch = Batch {
