@@ -323,6 +323,19 @@ pub(super) fn csv_reader<R: tokio::io::AsyncRead + Unpin + Send>(
         .create_reader(rdr)
 }
 
+/// An RFC 3339 full-date: `YYYY-MM-DD`, digits only (chrono alone would take a
+/// space-padded day such as `2024-01- 2`), and a real day.
+fn is_full_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok()
+}
+
 /// The type a column's values look like: `bool`, `int`, `float`, `date` (RFC 3339
 /// full-date), `datetime` (RFC 3339), else `string`. No values: `string`.
 pub fn infer_type<'a>(values: impl Iterator<Item = &'a str>) -> FieldType {
@@ -333,7 +346,7 @@ pub fn infer_type<'a>(values: impl Iterator<Item = &'a str>) -> FieldType {
         kinds[0] &= matches!(v, "true" | "false" | "TRUE" | "FALSE" | "True" | "False");
         kinds[1] &= v.parse::<i64>().is_ok();
         kinds[2] &= v.parse::<f64>().is_ok_and(f64::is_finite);
-        kinds[3] &= chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok() && v.len() == 10;
+        kinds[3] &= is_full_date(v);
         kinds[4] &= DateTime::parse_from_rfc3339(v).is_ok();
         if !kinds.iter().any(|k| *k) {
             return FieldType::String;
@@ -407,6 +420,9 @@ mod tests {
         assert_eq!(t(&["1", "-20"]), FieldType::Int);
         assert_eq!(t(&["1", "2.5"]), FieldType::Float);
         assert_eq!(t(&["2024-01-02"]), FieldType::Date);
+        // Found by the import_row fuzzer: chrono takes a space-padded day.
+        assert_eq!(t(&["2024-01- 2"]), FieldType::String);
+        assert_eq!(t(&["2024-02-30"]), FieldType::String);
         assert_eq!(t(&["2024-01-02T03:04:05Z"]), FieldType::Datetime);
         assert_eq!(t(&["1", "x"]), FieldType::String);
         assert_eq!(t(&[]), FieldType::String);
