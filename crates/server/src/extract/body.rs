@@ -92,12 +92,14 @@ fn nul_pointer(v: &Value, at: String) -> Option<String> {
 }
 
 impl BodyError {
-    /// The HTTP status that fits.
+    /// The HTTP status that fits: 413 over the limit, else 400. A body that is
+    /// not JSON by its content type is a 400 too: no dialect's contract has a 415.
     pub fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BodyError::Invalid(_) | BodyError::Nul(_) => StatusCode::BAD_REQUEST,
+            BodyError::UnsupportedMediaType | BodyError::Invalid(_) | BodyError::Nul(_) => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 }

@@ -79,13 +79,7 @@ impl From<BodyError> for Fail {
             BodyError::Invalid(_) => "Request body is not valid JSON",
             BodyError::Nul(_) => "Request body must not contain NUL characters",
         };
-        // The contract's statuses have no 415: a body that is not JSON is a 400
-        // whatever its content type says.
-        let status = match e {
-            BodyError::UnsupportedMediaType => StatusCode::BAD_REQUEST,
-            _ => e.status(),
-        };
-        Fail::new(status, message)
+        Fail::new(e.status(), message)
     }
 }
 
