@@ -37,6 +37,11 @@ pub struct CoreConfig {
     pub import: ImportConfig,
     /// Passkeys (WebAuthn).
     pub passkeys: PasskeyConfig,
+    /// How recent a sign-in must be for a session to add, replace or remove
+    /// second factors ("sudo mode"), in seconds. Set from the server's
+    /// `web.reauth_window_s`, where operators write it.
+    #[serde(skip)]
+    pub reauth_window_s: u64,
 }
 
 impl Default for CoreConfig {
@@ -56,6 +61,7 @@ impl Default for CoreConfig {
             throttle: ThrottleConfig::default(),
             import: ImportConfig::default(),
             passkeys: PasskeyConfig::default(),
+            reauth_window_s: 600,
         }
     }
 }

@@ -12,10 +12,17 @@ use crate::query::{After, Order, Value};
 pub struct Session {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// When the user signed in: a session that replaces another (a profile
+    /// change's fresh token) keeps its original's, so this is never later than
+    /// the authentication the session stands on. Listings show it as the start.
     pub created_at: DateTime<Utc>,
-    /// Absolute end of the session, whatever the refreshes.
+    /// Absolute end of the session, whatever the refreshes (a replacement
+    /// keeps its original's).
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The sign-in proved a second factor (a TOTP or recovery code, or a
+    /// passkey), not a password alone.
+    pub second_factor: bool,
 }
 
 impl Session {

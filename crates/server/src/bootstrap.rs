@@ -65,7 +65,9 @@ pub async fn state_with_store(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AppState> {
     let kek = resolve_kek(&config)?;
-    let aegis = Aegis::new(store, clock, config.core.clone(), &kek)
+    let mut core = config.core.clone();
+    core.reauth_window_s = config.web.reauth_window_s;
+    let aegis = Aegis::new(store, clock, core, &kek)
         .await
         .map_err(|e| anyhow::anyhow!("starting the identity core: {e}"))?;
     Ok(AppState {

@@ -237,6 +237,11 @@ pub struct WebConfig {
     /// Mark cookies `Secure` (browsers then send them over HTTPS only). Turn
     /// off only for plain-HTTP use on a local machine.
     pub secure_cookies: bool,
+    /// How recent a sign-in must be (seconds) for a session to add, replace or
+    /// remove second factors and passkeys; older sessions sign in again. A
+    /// session replacing another (a profile change's fresh token) keeps its
+    /// original's sign-in time.
+    pub reauth_window_s: u64,
 }
 
 impl Default for WebConfig {
@@ -244,6 +249,7 @@ impl Default for WebConfig {
         Self {
             redirect_uris: Vec::new(),
             secure_cookies: true,
+            reauth_window_s: 600,
         }
     }
 }

@@ -83,6 +83,18 @@ pub struct Login {
     pub tokens: TokenPair,
 }
 
+/// What a new session stands on.
+#[derive(Debug, Clone)]
+pub(super) enum SessionBasis {
+    /// An authentication made just now: a password, with `second_factor`
+    /// when a TOTP or recovery code passed too, or a passkey (`true`).
+    SignIn { second_factor: bool },
+    /// Another live session, which the new one replaces or accompanies (Argon's
+    /// profile change answers with a fresh token): its sign-in time,
+    /// second-factor state and absolute end carry over.
+    Replaces(Session),
+}
+
 /// An access token with its refresh token.
 #[derive(Debug, Clone)]
 pub struct TokenPair {
@@ -159,14 +171,16 @@ impl Aegis {
         let attempt = self
             .admit_attempt(&acct, limits.account_failures, now)
             .await?;
-        match self.second_factor(&user, Some(otp), now).await? {
+        let factor = self.second_factor(&user, Some(otp), now).await?;
+        match factor {
             SecondFactor::NotNeeded | SecondFactor::Passed => {
                 // A ticket opens one session: used once, it is spent.
                 let until = now + Duration::seconds(TICKET_TTL_S);
                 if !self.store.spend_nonce(&hash_token(ticket), until).await? {
                     return Err(fail());
                 }
-                self.finish_login(user, &acct, ip, now, None).await
+                let proved = factor == SecondFactor::Passed;
+                self.finish_login(user, &acct, ip, now, None, proved).await
             }
             SecondFactor::Missing | SecondFactor::Wrong => {
                 self.count_failed_login(&acct, attempt, ip_key.as_deref(), now)
@@ -219,7 +233,8 @@ impl Aegis {
         // missing code says so (or gets a ticket for the hosted second step),
         // but still counts as a failed attempt until the second factor passes:
         // the answer would otherwise confirm passwords without limit.
-        match self.second_factor(&user, req.otp.as_deref(), now).await? {
+        let factor = self.second_factor(&user, req.otp.as_deref(), now).await?;
+        match factor {
             SecondFactor::NotNeeded | SecondFactor::Passed => {}
             SecondFactor::Missing => {
                 // Counted for the account only: a client address signing in
@@ -238,7 +253,10 @@ impl Aegis {
             }
         }
         let rehash = verified.needs_rehash.then_some(&password);
-        let login = self.finish_login(user, &acct, req.ip, now, rehash).await?;
+        let proved = factor == SecondFactor::Passed;
+        let login = self
+            .finish_login(user, &acct, req.ip, now, rehash, proved)
+            .await?;
         Ok(LoginStep::Done(login))
     }
 
@@ -270,6 +288,7 @@ impl Aegis {
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
         rehash: Option<&Password>,
+        second_factor: bool,
     ) -> Result<Login> {
         let fail = || unauthenticated(AuthFailure::InvalidCredentials);
         if self.config.throttle.account_failures > 0 {
@@ -294,7 +313,8 @@ impl Aegis {
             self.rehash(user.id, password).await;
         }
         self.changed(Invalidation::User(user.id)).await;
-        let login = match self.open_session(Arc::new(user)).await {
+        let basis = SessionBasis::SignIn { second_factor };
+        let login = match self.open_session(Arc::new(user), basis).await {
             Err(Error::NotFound(_)) => return Err(fail()),
             other => other?,
         };
@@ -438,15 +458,40 @@ impl Aegis {
         Ok(())
     }
 
-    /// Opens a session for a user who just proved who they are.
-    pub(super) async fn open_session(&self, user: Arc<User>) -> Result<Login> {
+    /// Opens a session. Only a real authentication ([`SessionBasis::SignIn`])
+    /// starts a new sign-in; a session that replaces another keeps its
+    /// sign-in time, second-factor state and absolute end, so that renaming
+    /// oneself (or any other path that hands out a fresh token) never makes
+    /// an old or stolen session "recent" or longer-lived. No session is issued
+    /// to an inactive user or to one whose password has expired.
+    pub(super) async fn open_session(&self, user: Arc<User>, basis: SessionBasis) -> Result<Login> {
+        if !user.active {
+            return Err(unauthenticated(AuthFailure::InvalidCredentials));
+        }
+        if user.password_expired {
+            return Err(Error::PasswordExpired);
+        }
         let now = self.clock.now();
+        let (created_at, expires_at, second_factor) = match basis {
+            SessionBasis::SignIn { second_factor } => (
+                now,
+                now + Duration::seconds(self.config.session_max_s as i64),
+                second_factor,
+            ),
+            SessionBasis::Replaces(old) => {
+                if !old.is_live(now) || old.user_id != user.id {
+                    return Err(unauthenticated(AuthFailure::Revoked));
+                }
+                (old.created_at, old.expires_at, old.second_factor)
+            }
+        };
         let session = Session {
             id: Uuid::now_v7(),
             user_id: user.id,
-            created_at: now,
-            expires_at: now + Duration::seconds(self.config.session_max_s as i64),
+            created_at,
+            expires_at,
             revoked_at: None,
+            second_factor,
         };
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
         self.store.insert_session(&session, &refresh).await?;
@@ -460,6 +505,17 @@ impl Aegis {
                 refresh_token,
             },
         })
+    }
+
+    /// The live session a session credential names: what a replacement of it
+    /// stands on.
+    pub(super) async fn live_session(&self, sid: Uuid) -> Result<Session> {
+        let now = self.clock.now();
+        self.store
+            .find_session(sid)
+            .await?
+            .filter(|s| s.is_live(now))
+            .ok_or(unauthenticated(AuthFailure::Revoked))
     }
 
     pub(super) fn new_refresh_token(

@@ -82,10 +82,11 @@ impl Aegis {
             .await?
             .filter(|s| s.is_live(now) && s.user_id == record.user_id)
             .ok_or_else(invalid)?;
+        // A code hands out tokens: never to a user who may not have a session.
         let user = self
             .user_state(session.user_id)
             .await?
-            .filter(|u| u.active)
+            .filter(|u| u.active && !u.password_expired)
             .ok_or_else(invalid)?;
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
         match self.store.insert_refresh_token(&refresh).await {

@@ -16,9 +16,6 @@ use crate::mfa::{recovery_codes, recovery_hash, Factor, FactorKind, TotpSecret};
 use crate::store::Invalidation;
 use crate::user::User;
 
-/// How recent a sign-in must be to add, replace or remove second factors.
-pub const RECENT_LOGIN_S: i64 = 600;
-
 /// A TOTP secret being enrolled: shown once, enabled by its first code.
 #[derive(Clone)]
 pub struct TotpEnrollment {
@@ -61,20 +58,20 @@ fn session_user(caller: &Principal) -> Result<&User> {
 }
 
 impl Aegis {
-    /// The caller's user, for a change of second factors: a session signed in
-    /// within the last [`RECENT_LOGIN_S`] seconds, so that a stolen session
-    /// (or a stolen token) cannot swap the factors out ("sudo mode"); an older
-    /// one is `Forbidden` and the user signs in again.
+    /// The caller's user, for a change of second factors: a session whose
+    /// sign-in (kept by every session that replaces another) is within the
+    /// last `reauth_window_s` seconds, so that a stolen session (or a stolen
+    /// token) cannot swap the factors out ("sudo mode"); an older one is
+    /// `Forbidden` and the user signs in again.
     pub(super) async fn recent_session_user<'a>(&self, caller: &'a Principal) -> Result<&'a User> {
         let user = session_user(caller)?;
         let Credential::Session { sid, .. } = caller.credential else {
             return Err(Error::Forbidden);
         };
         let now = self.clock.now();
+        let window = i64::try_from(self.config.reauth_window_s).unwrap_or(i64::MAX);
         match self.store.find_session(sid).await? {
-            Some(s) if s.is_live(now) && (now - s.created_at).num_seconds() <= RECENT_LOGIN_S => {
-                Ok(user)
-            }
+            Some(s) if s.is_live(now) && (now - s.created_at).num_seconds() <= window => Ok(user),
             _ => Err(Error::Forbidden),
         }
     }

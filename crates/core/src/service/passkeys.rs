@@ -127,7 +127,7 @@ impl Aegis {
     }
 
     /// Begins registering a passkey for the caller (a session signed in within
-    /// the last ten minutes).
+    /// the last `web.reauth_window_s` seconds).
     pub async fn begin_passkey_registration(&self, caller: &Principal) -> Result<PasskeyCeremony> {
         let user = self.recent_session_user(caller).await?;
         let exclude = self
@@ -298,6 +298,6 @@ impl Aegis {
                     .await?;
             }
         }
-        self.finish_login(user, &acct, ip, now, None).await
+        self.finish_login(user, &acct, ip, now, None, true).await
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{Aegis, Login, Principal};
+use super::auth::SessionBasis;
+use super::{Aegis, Credential, Login, Principal};
 use crate::authz::{require, Capability};
 use crate::error::{AuthFailure, Error, Result};
 use crate::identity::{Email, Username};
@@ -53,7 +54,10 @@ impl Aegis {
                 created_at: self.clock.now(),
             })
             .await?;
-        self.open_session(Arc::new(user)).await
+        let basis = SessionBasis::SignIn {
+            second_factor: false,
+        };
+        self.open_session(Arc::new(user), basis).await
     }
 
     /// Verifies a user's current password as a throttled login attempt from
@@ -88,7 +92,11 @@ impl Aegis {
 
     /// Changes one's own username and/or password, all or nothing, in the order
     /// of checks the Argon contract fixes. A password change ends every session of
-    /// the user (the caller's too); either way the caller gets a fresh session.
+    /// the user (the caller's too); either way the caller gets a fresh session
+    /// that replaces its own: it keeps the caller's sign-in time, second-factor
+    /// state and absolute end (a rename is not a sign-in). A user whose
+    /// password has expired can change it here, but not only the username
+    /// (that would hand them a session without the new password).
     pub async fn change_own_profile(
         &self,
         caller: &Principal,
@@ -97,9 +105,10 @@ impl Aegis {
         require(caller.rights(), Capability::ManageSelf)?;
         // The answer is a fresh session: an API token must not be turned into
         // one (it would skip the password and any second factor).
-        if let super::Credential::ApiToken { .. } = caller.credential {
-            return Err(Error::Forbidden);
-        }
+        let sid = match caller.credential {
+            Credential::Session { sid, .. } => sid,
+            Credential::ApiToken { .. } => return Err(Error::Forbidden),
+        };
         if change.new_username.is_none() && change.new_password.is_none() {
             return Err(Error::invalid("profile", "Nothing to update"));
         }
@@ -123,6 +132,10 @@ impl Aegis {
             self.check_current_password(user, current, change.ip)
                 .await?;
         }
+        if user.password_expired && new_password.is_none() {
+            return Err(Error::PasswordExpired);
+        }
+        let original = self.live_session(sid).await?;
         if let Some(name) = &new_username {
             if let Some((other, _)) = self.store.find_user_by_identifier(name.as_str()).await? {
                 if other.id != user.id {
@@ -151,7 +164,8 @@ impl Aegis {
         if update.password_hash.is_some() {
             self.revoke_user_sessions(user.id, None).await?;
         }
-        self.open_session(Arc::new(updated)).await
+        let basis = SessionBasis::Replaces(original);
+        self.open_session(Arc::new(updated), basis).await
     }
 }
 
@@ -168,8 +182,8 @@ impl Aegis {
     ) -> Result<()> {
         require(caller.rights(), Capability::ManageSelf)?;
         let sid = match &caller.credential {
-            super::Credential::Session { sid, .. } => *sid,
-            super::Credential::ApiToken { .. } => return Err(Error::Forbidden),
+            Credential::Session { sid, .. } => *sid,
+            Credential::ApiToken { .. } => return Err(Error::Forbidden),
         };
         let new = Password::new(new);
         check_length(&new)?;

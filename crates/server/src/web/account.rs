@@ -196,8 +196,8 @@ fn refusal(e: &Error) -> Option<String> {
         Error::Unauthenticated(_) => Some("The current password is not right.".into()),
         Error::NotFound(_) => Some("That is no longer there.".into()),
         Error::Forbidden => Some(
-            "Not allowed from this session. Second factors can only be changed within ten \
-             minutes of signing in: sign out, sign in again and retry."
+            "Not allowed from this session. Second factors can only be changed soon after \
+             signing in: sign out, sign in again and retry."
                 .into(),
         ),
         _ => None,

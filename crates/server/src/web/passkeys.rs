@@ -214,8 +214,8 @@ async fn register_begin(
         Ok(c) => ceremony(c),
         Err(Error::Forbidden) => refusal(
             StatusCode::FORBIDDEN,
-            "Second factors can only be changed within ten minutes of signing in: sign out, \
-             sign in again and retry.",
+            "Second factors can only be changed soon after signing in: sign out, sign in \
+             again and retry.",
         ),
         Err(e) => from_core(e),
     }

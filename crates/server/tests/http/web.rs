@@ -37,6 +37,7 @@ web_cases!(
     account_page,
     view_users_and_token_cookies,
     passkey_endpoints_refuse_bad_input,
+    a_fresh_token_is_not_a_sign_in,
 );
 
 async fn run<F, Fut>(backend: Backend, case: F)
@@ -708,4 +709,112 @@ async fn passkey_endpoints_refuse_bad_input(srv: Srv) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The session behind a session token.
+async fn session_of(srv: &Srv, token: &str) -> aegis_core::session::Session {
+    let principal = srv.state.aegis.authenticate(token).await.unwrap();
+    let aegis_core::Credential::Session { sid, .. } = principal.credential else {
+        panic!("not a session token");
+    };
+    srv.state.aegis.store().find_session(sid).await.unwrap().unwrap()
+}
+
+/// issue 15 §1: the fresh token an Argon profile change answers with replaces
+/// the caller's session; it keeps that session's sign-in time, second-factor
+/// state and absolute end, so an old (or stolen) token cannot rename itself
+/// into a "recent" session and change second factors on `/account`, nor
+/// outlive its session, and no rename hands a session to a user whose
+/// password has expired.
+async fn a_fresh_token_is_not_a_sign_in(srv: Srv) {
+    let user = srv.user("gus@example.com", Role::User).await;
+    let login = srv
+        .post(
+            "/api/auth/login",
+            json!({"username": "gus@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let (status, body) = crate::harness::parts(login).await;
+    assert_eq!(status, 200, "{body}");
+    let original = body["token"].as_str().unwrap().to_owned();
+    let rename = |name: &'static str| {
+        let srv = srv.clone();
+        let token = original.clone();
+        async move {
+            srv.call(
+                "PUT",
+                "/api/auth/profile",
+                Some(&token),
+                Some(json!({"newUsername": name})),
+            )
+            .await
+        }
+    };
+    // The account page with a token as its session cookie, as a browser
+    // (or an attacker who set the cookie) would send it.
+    let begin_totp = |token: String| {
+        let srv = srv.clone();
+        async move {
+            let mut b = Browser::new(&srv);
+            b.cookies = vec![
+                ("__Host-aegis_session".into(), token),
+                ("__Host-aegis_csrf".into(), "c".repeat(43)),
+            ];
+            b.post("/account/totp", &[("csrf", &"c".repeat(43))]).await
+        }
+    };
+
+    // Within the window, the replacement may change second factors (the
+    // check below is not vacuous).
+    let r = rename("gus1").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fresh = r.body["token"].as_str().unwrap().to_owned();
+    let page = begin_totp(fresh).await;
+    assert!(page.body.contains("<svg"), "{}", page.body);
+
+    // Eleven minutes on, a rename is not a sign-in.
+    srv.clock.advance(660);
+    let r = rename("gus2").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let renamed = r.body["token"].as_str().unwrap().to_owned();
+    let page = begin_totp(renamed.clone()).await;
+    assert!(!page.body.contains("<svg"), "{}", page.body);
+    assert!(page.body.contains("Not allowed from this session"), "{}", page.body);
+    let (before, after) = (session_of(&srv, &original).await, session_of(&srv, &renamed).await);
+    assert_ne!(before.id, after.id);
+    assert_eq!(after.created_at, before.created_at, "the sign-in time carries over");
+    assert_eq!(after.expires_at, before.expires_at, "the absolute end carries over");
+    assert!(!after.second_factor);
+
+    // An expired password: the rename opens no session and changes nothing.
+    let admin = aegis_core::Actor::System;
+    srv.state.aegis.expire_password(&admin, user.id).await.unwrap();
+    let r = rename("gus3").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body, json!({"error": "Password expired"}));
+    let stored = srv.state.aegis.store().find_user(user.id).await.unwrap().unwrap();
+    assert_eq!(stored.username.as_str(), "gus2");
+}
+
+/// `web.reauth_window_s` sets how recent a sign-in must be on `/account`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reauth_window_is_configurable() {
+    run_with(
+        Backend::Sqlite,
+        |c| c.web.reauth_window_s = 60,
+        |srv| async move {
+            srv.user("hal@example.com", Role::User).await;
+            let mut b = Browser::new(&srv);
+            b.sign_in("", "hal@example.com", PASSWORD).await;
+            let csrf = b.get("/account").await.field("csrf");
+            srv.clock.advance(61);
+            let page = b.post("/account/totp", &[("csrf", &csrf)]).await;
+            assert!(page.body.contains("Not allowed from this session"), "{}", page.body);
+            b.sign_in("", "hal@example.com", PASSWORD).await;
+            let csrf = b.get("/account").await.field("csrf");
+            let page = b.post("/account/totp", &[("csrf", &csrf)]).await;
+            assert!(page.body.contains("<svg"), "{}", page.body);
+        },
+    )
+    .await
 }

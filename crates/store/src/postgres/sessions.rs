@@ -24,6 +24,7 @@ struct SessionRow {
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    second_factor: bool,
 }
 
 impl SessionRow {
@@ -34,6 +35,7 @@ impl SessionRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
+            second_factor: self.second_factor,
         })
     }
 }
@@ -62,14 +64,15 @@ impl RefreshTokenRow {
 pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshToken) -> Result<()> {
     let mut tx = pool.begin().await.db()?;
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at, second_factor) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(session.id)
     .bind(session.user_id)
     .bind(session.created_at)
     .bind(session.expires_at)
     .bind(session.revoked_at)
+    .bind(session.second_factor)
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -189,6 +192,7 @@ struct ListedRow {
     session_created_at: DateTime<Utc>,
     session_expires_at: DateTime<Utc>,
     session_revoked_at: Option<DateTime<Utc>>,
+    session_second_factor: bool,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -201,6 +205,7 @@ impl ListedRow {
             created_at: self.session_created_at,
             expires_at: self.session_expires_at,
             revoked_at: self.session_revoked_at,
+            second_factor: self.session_second_factor,
         };
         let (user, _) = self.user.into_user()?;
         Ok((session, user))

@@ -26,6 +26,7 @@ struct SessionRow {
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+    second_factor: bool,
 }
 
 impl SessionRow {
@@ -36,6 +37,7 @@ impl SessionRow {
             created_at: time(self.created_at)?,
             expires_at: time(self.expires_at)?,
             revoked_at: opt_time(self.revoked_at)?,
+            second_factor: self.second_factor,
         })
     }
 }
@@ -68,14 +70,15 @@ pub(super) async fn insert(
 ) -> Result<()> {
     let mut tx = begin_write(pool).await.db()?;
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at, second_factor) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .bind(text(session.id))
     .bind(text(session.user_id))
     .bind(micros(session.created_at))
     .bind(micros(session.expires_at))
     .bind(session.revoked_at.map(micros))
+    .bind(session.second_factor)
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -199,6 +202,7 @@ struct ListedRow {
     session_created_at: i64,
     session_expires_at: i64,
     session_revoked_at: Option<i64>,
+    session_second_factor: bool,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -211,6 +215,7 @@ impl ListedRow {
             created_at: self.session_created_at,
             expires_at: self.session_expires_at,
             revoked_at: self.session_revoked_at,
+            second_factor: self.session_second_factor,
         }
         .into_session()?;
         let (user, _) = self.user.into_user()?;

@@ -49,6 +49,7 @@ pub fn session(user_id: Uuid) -> (Session, RefreshToken) {
         created_at: t(0),
         expires_at: t(3600),
         revoked_at: None,
+        second_factor: false,
     };
     let refresh = refresh_token(session.id);
     (session, refresh)

@@ -52,6 +52,7 @@ async fn populate(s: &dyn Store) -> Vec<Listed> {
                     t(2000 + (j * 5 + k) % 9)
                 },
                 revoked_at: None,
+                second_factor: j == 3,
             };
             s.insert_session(&session, &refresh_token(session.id))
                 .await

@@ -19,6 +19,11 @@ pub async fn sessions_round_trip(store: Arc<dyn Store>) {
     );
     assert_eq!(s.find_session(Uuid::now_v7()).await.unwrap(), None);
     assert_eq!(s.find_refresh_token(&[0u8; 32]).await.unwrap(), None);
+    // Whether the sign-in proved a second factor is kept.
+    let (mut mfa, mfa_refresh) = session(user.id);
+    mfa.second_factor = true;
+    s.insert_session(&mfa, &mfa_refresh).await.unwrap();
+    assert_eq!(s.find_session(mfa.id).await.unwrap(), Some(mfa.clone()));
 
     // A session needs its user; nothing is left of a failed insert.
     let (orphan, orphan_refresh) = session(Uuid::now_v7());
