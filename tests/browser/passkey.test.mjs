@@ -53,7 +53,17 @@ browserTest('register a passkey, then sign in with it and no password', async ({
   assert.equal(out.status(), 303);
   assert.equal(pathOf(page), '/login');
 
-  // Sign in with the passkey: the identifier, no password.
+  // Sign in with the passkey and no identifier at all: the browser offers
+  // the discoverable credential, which names the account.
+  await page.fill('#identifier', '');
+  const bare = page.waitForURL(/\/account$/);
+  await page.click('#passkey-sign-in');
+  await bare;
+  assert.equal(await text(page, '#who'), me.email);
+  const outAgain = await submit(page, '#sign-out');
+  assert.equal(outAgain.status(), 303);
+
+  // Identifier first: the identifier, then the passkey, no password.
   await page.fill('#identifier', me.email);
   const finish = page.waitForRequest((r) => r.url().endsWith('/login/passkey/finish'));
   const signedIn = page.waitForURL(/\/account$/);
@@ -64,8 +74,8 @@ browserTest('register a passkey, then sign in with it and no password', async ({
   const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
   assert.ok(after.credentials[0].signCount >= 1, 'the credential signed');
 
-  // The same answer sent again (a replay) opens no second session: the stored
-  // signature counter has moved on.
+  // The same answer sent again (a replay) opens no second session: its
+  // ceremony is spent, and the stored signature counter has moved on.
   const csrf = (await page.context().cookies()).find((c) => c.name === 'aegis_csrf').value;
   sent.set('csrf', csrf);
   const replay = await page.request.post(`${ORIGIN}/login/passkey/finish`, {
@@ -73,20 +83,40 @@ browserTest('register a passkey, then sign in with it and no password', async ({
     data: sent.toString(),
   });
   assert.equal(replay.status(), 401, await replay.text());
+  // The ceremony's state has one spelling: nothing in the clear to respell.
+  assert.ok(!sent.get('ceremony').includes('.'), sent.get('ceremony'));
 
-  // A browser whose authenticator lacks the passkey gets an error and no session.
+  // Another browser, whose authenticator holds another account's passkey.
+  const mine2 = user('passkey2');
   const other = await newPage();
   await authenticator(other);
   await other.goto(`${ORIGIN}/login`);
+  await signIn(other, mine2.email, mine2.password);
+  await other.fill('#passkey-name', 'Other key');
+  const added2 = other.waitForURL(/\/account\?passkey=added$/);
+  await other.click('#passkey-add');
+  await added2;
+  await submit(other, '#sign-out');
+  // Typing this account's identifier does not sign the other one in, nor this
+  // one: the passkey must be the typed account's.
   await other.fill('#identifier', me.email);
   await other.click('#passkey-sign-in');
-  await other.waitForSelector('#error');
+  await other.waitForFunction(() =>
+    document.getElementById('error')?.textContent.includes('No passkey sign-in'),
+  );
   assert.equal(pathOf(other), '/login');
   await shot(other, 'passkey-refused');
-  // So does an account without a passkey.
+  // An unknown account is answered alike.
+  await other.evaluate(() => document.getElementById('error').remove());
   await other.fill('#identifier', 'nobody@example.com');
   await other.click('#passkey-sign-in');
   await other.waitForFunction(() =>
     document.getElementById('error')?.textContent.includes('No passkey sign-in'),
   );
+  // Without an identifier, its own passkey signs its own account in.
+  await other.fill('#identifier', '');
+  const own = other.waitForURL(/\/account$/);
+  await other.click('#passkey-sign-in');
+  await own;
+  assert.equal(await text(other, '#who'), mine2.email);
 });

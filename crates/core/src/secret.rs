@@ -15,7 +15,12 @@ pub fn random_token() -> String {
 
 /// The SHA-256 of a secret: the only form in which tokens are stored.
 pub fn hash_token(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+    sha256(token.as_bytes())
+}
+
+/// The SHA-256 of bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 /// Constant-time equality of two byte strings.

@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url,
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -25,7 +25,7 @@ use crate::config::PasskeyConfig;
 use crate::error::{AuthFailure, Error, Result};
 use crate::identity::fold;
 use crate::mfa::{Factor, FactorKind};
-use crate::secret::hash_token;
+use crate::secret::sha256;
 use crate::store::Invalidation;
 use crate::throttle::account_key;
 
@@ -68,48 +68,74 @@ fn failed() -> Error {
     Error::Unauthenticated(AuthFailure::InvalidCredentials)
 }
 
+/// What a ceremony's sealed state holds besides webauthn-rs's own: whom it
+/// is for (a registration: the user; a sign-in: the identifier typed, folded,
+/// or none for a usernameless one) and until when.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed<T> {
+    /// Unix seconds.
+    until: i64,
+    /// A registration's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<Uuid>,
+    /// A sign-in's identifier, folded (empty: any account's passkey).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identifier: String,
+    state: T,
+}
+
 impl Aegis {
-    fn seal_ceremony(
+    /// Seals a ceremony's state under the KEK: one base64url text, nothing in
+    /// the clear, so there is exactly one spelling of it.
+    fn seal_ceremony<T: serde::Serialize>(
         &self,
         kind: &str,
-        user: Uuid,
-        state: &impl serde::Serialize,
+        user: Option<Uuid>,
+        identifier: String,
+        state: T,
         now: DateTime<Utc>,
     ) -> Result<String> {
-        let until = (now + Duration::seconds(CEREMONY_S)).timestamp();
-        let body = serde_json::to_vec(state).map_err(|e| Error::internal(e.to_string()))?;
-        let plain = [until.to_be_bytes().as_slice(), &body].concat();
-        let sealed = self.kek.seal(&format!("passkey-{kind}:{user}"), &plain)?;
-        Ok(format!(
-            "{}.{}",
-            user.simple(),
-            URL_SAFE_NO_PAD.encode(sealed)
-        ))
+        let sealed = Sealed {
+            until: (now + Duration::seconds(CEREMONY_S)).timestamp(),
+            user,
+            identifier,
+            state,
+        };
+        let body = serde_json::to_vec(&sealed).map_err(|e| Error::internal(e.to_string()))?;
+        let bytes = self.kek.seal(&format!("passkey-{kind}"), &body)?;
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// The user and state of a sealed ceremony still valid at `now`.
-    fn open_ceremony<T: serde::de::DeserializeOwned>(
+    /// A sealed ceremony still valid at `now`, spent: single use is keyed on
+    /// the sealed bytes (which hold the challenge), not on their text, so no
+    /// other spelling of the same state can be used again. `None` when it does
+    /// not open, has expired or was used.
+    async fn spend_ceremony<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
-        sealed: &str,
+        text: &str,
         now: DateTime<Utc>,
-    ) -> Option<(Uuid, T)> {
-        if sealed.len() > MAX_RESPONSE {
-            return None;
+    ) -> Result<Option<Sealed<T>>> {
+        if text.len() > MAX_RESPONSE {
+            return Ok(None);
         }
-        let (user, body) = sealed.split_once('.')?;
-        let user = Uuid::try_parse(user).ok()?;
-        let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
-        let plain = self
-            .kek
-            .open(&format!("passkey-{kind}:{user}"), &bytes)
-            .ok()?;
-        let (until, state) = plain.split_at_checked(8)?;
-        let until = i64::from_be_bytes(until.try_into().ok()?);
-        if now.timestamp() >= until {
-            return None;
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(text) else {
+            return Ok(None);
+        };
+        let Ok(plain) = self.kek.open(&format!("passkey-{kind}"), &bytes) else {
+            return Ok(None);
+        };
+        let Ok(sealed) = serde_json::from_slice::<Sealed<T>>(&plain) else {
+            return Ok(None);
+        };
+        if now.timestamp() >= sealed.until {
+            return Ok(None);
         }
-        Some((user, serde_json::from_slice(state).ok()?))
+        let until = now + Duration::seconds(CEREMONY_S);
+        if !self.store.spend_nonce(&sha256(&bytes), until).await? {
+            return Ok(None);
+        }
+        Ok(Some(sealed))
     }
 
     /// The stored passkeys of a user (enabled ones).
@@ -141,9 +167,18 @@ impl Aegis {
             .webauthn
             .start_passkey_registration(user.id, name, name, Some(exclude))
             .map_err(|e| Error::internal(format!("passkey registration: {e}")))?;
+        let mut options =
+            serde_json::to_value(options).map_err(|e| Error::internal(e.to_string()))?;
+        // A discoverable credential (resident key), so the browser can offer
+        // it for a sign-in that names no account. webauthn-rs asks for none;
+        // its finish step does not depend on the choice.
+        if let Some(selection) = options.pointer_mut("/publicKey/authenticatorSelection") {
+            selection["residentKey"] = Value::from("required");
+            selection["requireResidentKey"] = Value::from(true);
+        }
         Ok(PasskeyCeremony {
-            options: serde_json::to_value(options).map_err(|e| Error::internal(e.to_string()))?,
-            state: self.seal_ceremony("reg", user.id, &state, self.clock.now())?,
+            options,
+            state: self.seal_ceremony("reg", Some(user.id), String::new(), state, self.clock.now())?,
         })
     }
 
@@ -159,16 +194,15 @@ impl Aegis {
         let user = self.recent_session_user(caller).await?;
         let now = self.clock.now();
         let bad = || Error::invalid("passkey", "The passkey could not be registered");
-        let sealed = state;
-        let (owner, state): (Uuid, PasskeyRegistration) =
-            self.open_ceremony("reg", sealed, now).ok_or_else(bad)?;
-        if owner != user.id || response.len() > MAX_RESPONSE {
+        if response.len() > MAX_RESPONSE {
             return Err(bad());
         }
-        let until = now + Duration::seconds(CEREMONY_S);
-        if !self.store.spend_nonce(&hash_token(sealed), until).await? {
-            return Err(bad());
-        }
+        let sealed: Sealed<PasskeyRegistration> = self
+            .spend_ceremony("reg", state, now)
+            .await?
+            .filter(|s| s.user == Some(user.id))
+            .ok_or_else(bad)?;
+        let state = sealed.state;
         let name = name.trim();
         if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
             return Err(Error::invalid(
@@ -211,32 +245,32 @@ impl Aegis {
         Ok(())
     }
 
-    /// Begins a passkey sign-in for the account `identifier` names. An unknown
-    /// account and one without a passkey get the same refusal.
+    /// Begins a passkey sign-in. The browser picks a discoverable passkey
+    /// (no account is named to it), so the answer is the same for every
+    /// identifier, known or not, with or without passkeys: nothing is looked
+    /// up here. An identifier typed on the page is sealed into the ceremony,
+    /// and the sign-in then succeeds only as that account.
     pub async fn begin_passkey_login(&self, identifier: &str) -> Result<PasskeyCeremony> {
-        let ident = fold(identifier);
-        if ident.is_empty() || identifier.len() > 1024 {
-            return Err(failed());
-        }
-        let Some((user, _)) = self.store.find_user_by_identifier(&ident).await? else {
-            return Err(failed());
+        let identifier = if identifier.len() > 1024 {
+            // Names no account: the finish step will refuse it.
+            "\u{0}".to_owned()
+        } else {
+            fold(identifier)
         };
-        let keys: Vec<Passkey> = self
-            .passkeys_of(user.id)
-            .await?
-            .into_iter()
-            .map(|(_, k)| k)
-            .collect();
-        if keys.is_empty() || !user.active {
-            return Err(failed());
-        }
         let (options, state) = self
             .webauthn
-            .start_passkey_authentication(&keys)
+            .start_discoverable_authentication()
             .map_err(|e| Error::internal(format!("passkey sign-in: {e}")))?;
+        let mut options =
+            serde_json::to_value(options).map_err(|e| Error::internal(e.to_string()))?;
+        // webauthn-rs marks this for conditional UI (autofill); the page asks
+        // on a button instead.
+        if let Some(o) = options.as_object_mut() {
+            o.remove("mediation");
+        }
         Ok(PasskeyCeremony {
-            options: serde_json::to_value(options).map_err(|e| Error::internal(e.to_string()))?,
-            state: self.seal_ceremony("auth", user.id, &state, self.clock.now())?,
+            options,
+            state: self.seal_ceremony("auth", None, identifier, state, self.clock.now())?,
         })
     }
 
@@ -262,26 +296,47 @@ impl Aegis {
         let now = self.clock.now();
         let limits = &self.config.throttle;
         let ip_key = self.admit_address(ip, now).await?;
-        let (user_id, ceremony): (Uuid, PasskeyAuthentication) =
-            self.open_ceremony("auth", state, now).ok_or_else(failed)?;
         // A ceremony serves once: an answer replayed with it opens nothing.
-        let until = now + Duration::seconds(CEREMONY_S);
-        if !self.store.spend_nonce(&hash_token(state), until).await? {
+        let Some(sealed) = self
+            .spend_ceremony::<DiscoverableAuthentication>("auth", state, now)
+            .await?
+        else {
             return Err(failed());
-        }
-        let state = ceremony;
-        let user = match self.store.find_user(user_id).await? {
-            Some(user) if user.active => user,
-            _ => return Err(failed()),
+        };
+        let answer = serde_json::from_str::<PublicKeyCredential>(response)
+            .ok()
+            .filter(|_| response.len() <= MAX_RESPONSE);
+        // The account is the one the passkey names (its user handle is the
+        // user id it was registered with), and the one typed, if any.
+        let named = answer
+            .as_ref()
+            .and_then(|a| self.webauthn.identify_discoverable_authentication(a).ok())
+            .map(|(user, _)| user);
+        let user = match named {
+            Some(id) => self.store.find_user(id).await?,
+            None => None,
+        };
+        let user = match user {
+            Some(u) if u.active && self.names(&sealed.identifier, &u).await? => u,
+            _ => {
+                if let Some(key) = &ip_key {
+                    self.count_failure(key, limits.ip_failures, now).await?;
+                }
+                return Err(failed());
+            }
         };
         let acct = account_key(&user.id);
         let attempt = self
             .admit_attempt(&acct, limits.account_failures, now)
             .await?;
-        let verified = serde_json::from_str::<PublicKeyCredential>(response)
-            .ok()
-            .filter(|_| response.len() <= MAX_RESPONSE)
-            .and_then(|r| self.webauthn.finish_passkey_authentication(&r, &state).ok());
+        let keys = self.passkeys_of(user.id).await?;
+        let discoverable: Vec<DiscoverableKey> =
+            keys.iter().map(|(_, k)| DiscoverableKey::from(k)).collect();
+        let verified = answer.as_ref().filter(|_| !discoverable.is_empty()).and_then(|a| {
+            self.webauthn
+                .finish_discoverable_authentication(a, sealed.state, &discoverable)
+                .ok()
+        });
         let Some(result) = verified else {
             self.count_failed_login(&acct, attempt, ip_key.as_deref(), now)
                 .await?;
@@ -289,7 +344,7 @@ impl Aegis {
         };
         // Keep the signature counter: an answer replayed (or made by a cloned
         // authenticator) with a counter that did not move on is refused next time.
-        for (factor, mut key) in self.passkeys_of(user.id).await? {
+        for (factor, mut key) in keys {
             if key.cred_id() == result.cred_id() && key.update_credential(&result) == Some(true) {
                 let stored =
                     serde_json::to_string(&key).map_err(|e| Error::internal(e.to_string()))?;
@@ -299,5 +354,18 @@ impl Aegis {
             }
         }
         self.finish_login(user, &acct, ip, now, None, true).await
+    }
+
+    /// True when a sign-in bound to `identifier` (folded; empty: none) may
+    /// finish as `user`.
+    async fn names(&self, identifier: &str, user: &crate::user::User) -> Result<bool> {
+        if identifier.is_empty() {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .find_user_by_identifier(identifier)
+            .await?
+            .is_some_and(|(u, _)| u.id == user.id))
     }
 }

@@ -122,15 +122,14 @@ fn checked(
     Ok(form)
 }
 
-/// `POST /login/passkey/begin`: the options for `navigator.credentials.get`.
+/// `POST /login/passkey/begin`: the options for `navigator.credentials.get`,
+/// alike for every identifier (or none: usernameless sign-in).
 #[utoipa::path(post, path = "/login/passkey/begin", tag = "web", operation_id = "web_passkey_login_begin",
     request_body(content = PasskeyForm, content_type = FORM),
     responses(
-        (status = 200, description = "The ceremony", body = CeremonyDoc),
-        (status = 400, description = "An unreadable form or a refused value", body = RefusalDoc),
-        (status = 403, description = "The CSRF token does not match the cookie", body = RefusalDoc),
-        (status = 401, description = "No passkey sign-in for this account", body = RefusalDoc),
-        (status = 429, description = "Throttled", body = RefusalDoc)))]
+        (status = 200, description = "The ceremony: the same for every identifier (the browser picks a discoverable passkey; a typed identifier is sealed in and must be the passkey's account)", body = CeremonyDoc),
+        (status = 400, description = "An unreadable form", body = RefusalDoc),
+        (status = 403, description = "The CSRF token does not match the cookie", body = RefusalDoc)))]
 async fn login_begin(
     State(state): State<AppState>,
     headers: HeaderMap,

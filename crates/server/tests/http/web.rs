@@ -636,7 +636,10 @@ async fn passkey_endpoints_refuse_bad_input(srv: Srv) {
         .post("/login/passkey/begin", &[("identifier", "pia@example.com")])
         .await;
     assert_eq!(p.status, 403);
-    // An unknown account and one without a passkey get the same answer.
+    // issue 15 §2: every identifier gets the same answer (a discoverable
+    // ceremony; nothing about the account is looked up or told), an account
+    // without a passkey, an unknown one and none at all (usernameless).
+    let mut shapes = Vec::new();
     for who in ["pia@example.com", "nobody@example.com", ""] {
         let p = b
             .post(
@@ -644,12 +647,24 @@ async fn passkey_endpoints_refuse_bad_input(srv: Srv) {
                 &[("csrf", &csrf), ("identifier", who)],
             )
             .await;
-        assert_eq!(p.status, 401, "{who}: {}", p.body);
-        assert!(json(&p)["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("No passkey sign-in"));
+        assert_eq!(p.status, 200, "{who}: {}", p.body);
+        let begun = json(&p);
+        let options = &begun["options"];
+        assert!(options.get("mediation").is_none(), "{options}");
+        let public = &options["publicKey"];
+        assert!(
+            public["allowCredentials"].as_array().is_none_or(Vec::is_empty),
+            "{public}"
+        );
+        assert_eq!(public["userVerification"], "required");
+        let mut keys: Vec<String> = public.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        let state = begun["state"].as_str().unwrap();
+        // The sealed state names nobody in the clear.
+        assert!(!state.contains('.'), "{state}");
+        shapes.push(keys);
     }
+    assert!(shapes.windows(2).all(|w| w[0] == w[1]), "{shapes:?}");
     // Forged ceremonies and answers are failures, not errors.
     for (ceremony, credential) in [("", ""), ("x.y", "{}"), ("0.AAAA", "not json")] {
         let p = b
@@ -677,6 +692,8 @@ async fn passkey_endpoints_refuse_bad_input(srv: Srv) {
     let options = &begun["options"]["publicKey"];
     assert_eq!(options["rp"]["id"], "localhost");
     assert!(options["challenge"].as_str().unwrap().len() >= 43);
+    // A discoverable credential, for sign-ins that name no account.
+    assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
     let ceremony = begun["state"].as_str().unwrap().to_owned();
     let p = b
         .post(
