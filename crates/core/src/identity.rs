@@ -1,11 +1,174 @@
 //! Identifiers: usernames and emails, normalised (NFKC + case fold) before every
-//! comparison, lookup and uniqueness check.
+//! comparison, lookup and uniqueness check, and held to an identifier profile:
+//! no invisible, formatting or default-ignorable code points (UTS #39 identifier
+//! types, Unicode general categories), and an identifier whose confusable
+//! skeleton (UTS #39) is another's is taken, so `аdmin` with a Cyrillic `а`
+//! cannot sit beside `admin`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_security::general_security_profile::IdentifierType;
+use unicode_security::GeneralSecurityProfile;
 
 use crate::error::{Error, Result};
+
+/// True for a character an identifier may hold: a visible one. Refused:
+/// controls, format characters (zero-width space, joiners, bidi controls),
+/// separators other than the ASCII space, private-use and unassigned code
+/// points, and what UTS #39 types as default-ignorable (Hangul fillers,
+/// variation selectors…), deprecated or not a character.
+pub fn visible(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_control();
+    }
+    if matches!(
+        c.identifier_type(),
+        Some(
+            IdentifierType::Default_Ignorable
+                | IdentifierType::Deprecated
+                | IdentifierType::Not_Character
+        )
+    ) {
+        return false;
+    }
+    !matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::Unassigned
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::SpaceSeparator
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+/// What marks a confusable-skeleton key in the identifier table: a control
+/// character, which no identifier may hold.
+const SKELETON_MARK: char = '\u{1}';
+/// Most ASCII spellings looked up for one skeleton.
+const MAX_SPELLINGS: usize = 16;
+
+/// The UTS #39 confusable skeleton of a normalised identifier, normalised
+/// again (case folded: identifiers are).
+fn skeleton(ident: &str) -> String {
+    fold(&unicode_security::skeleton(ident).collect::<String>())
+}
+
+/// The ASCII characters (as identifiers hold them: folded, visible) by their
+/// skeletons, for the skeletons that are not the character itself (`m` is
+/// `rn`, `1` is `l`, `0` is `o`…).
+static ASCII_SKELETONS: std::sync::LazyLock<Vec<(String, char)>> = std::sync::LazyLock::new(|| {
+    (b' '..=b'~')
+        .map(char::from)
+        .filter(|c| !c.is_ascii_uppercase())
+        // A space inside an identifier stays a space (fold trims it alone).
+        .map(|c| match c {
+            ' ' => (" ".to_owned(), c),
+            _ => (skeleton(&c.to_string()), c),
+        })
+        .collect()
+});
+
+/// The pure-ASCII identifiers whose skeleton is `target` (at most
+/// [`MAX_SPELLINGS`] of them).
+fn ascii_spellings(target: &str) -> Vec<String> {
+    fn walk(rest: &str, prefix: &mut String, out: &mut Vec<String>) {
+        if out.len() >= MAX_SPELLINGS {
+            return;
+        }
+        if rest.is_empty() {
+            out.push(prefix.clone());
+            return;
+        }
+        for (skeleton, c) in ASCII_SKELETONS.iter() {
+            if let Some(tail) = rest.strip_prefix(skeleton.as_str()) {
+                prefix.push(*c);
+                walk(tail, prefix, out);
+                prefix.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(target, &mut String::new(), &mut out);
+    out
+}
+
+/// The keys of the identifier table for one normalised identifier.
+///
+/// `held` are the rows the user holds (unique, so a second holder conflicts):
+/// the identifier itself and, for one that is not pure ASCII, its confusable
+/// skeleton (marked), so no two such identifiers look alike. `probes` are
+/// the rows whose holder, if another user, makes the identifier taken too:
+/// for an ASCII identifier, the skeleton key a non-ASCII look-alike holds;
+/// for a non-ASCII one, the ASCII identifiers with its skeleton. Two ASCII
+/// identifiers are never compared by skeleton: theirs fold `rn` into `m` and
+/// `1` into `l`, which would refuse real, distinct addresses; the look-alikes
+/// an attacker registers need other scripts (or invisible characters, which
+/// [`visible`] refuses).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentifierKeys<'a> {
+    pub held: Vec<Cow<'a, str>>,
+    pub probes: Vec<Cow<'a, str>>,
+}
+
+impl<'a> IdentifierKeys<'a> {
+    /// The keys of one identifier.
+    pub fn of(ident: &'a str) -> Self {
+        let mut keys = Self::default();
+        keys.add(ident);
+        keys
+    }
+
+    /// The keys of a user's identifiers (each key once).
+    pub fn of_user(username: &'a str, email: Option<&'a str>) -> Self {
+        let mut keys = Self::default();
+        keys.add(username);
+        if let Some(email) = email {
+            keys.add(email);
+        }
+        keys
+    }
+
+    fn add(&mut self, ident: &'a str) {
+        fn push<'a>(list: &mut Vec<Cow<'a, str>>, key: Cow<'a, str>) {
+            if !list.contains(&key) {
+                list.push(key);
+            }
+        }
+        push(&mut self.held, Cow::Borrowed(ident));
+        let skeleton = skeleton(ident);
+        let marked = format!("{SKELETON_MARK}{skeleton}");
+        if ident.is_ascii() {
+            push(&mut self.probes, Cow::Owned(marked));
+        } else {
+            push(&mut self.held, Cow::Owned(marked));
+            for spelling in ascii_spellings(&skeleton) {
+                push(&mut self.probes, Cow::Owned(spelling));
+            }
+        }
+    }
+
+    /// Every key: held, then probed.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        self.held.iter().chain(&self.probes).map(|k| k.as_ref())
+    }
+}
+
+/// Refuses an identifier holding a character that is not [`visible`].
+fn check_visible(v: &str, field: &'static str, label: &str) -> Result<()> {
+    if v.chars().all(visible) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!("{label} must not contain invisible, formatting or control characters"),
+    ))
+}
 
 /// NFKC, case-folded, NFKC again (case folding can denormalise), trimmed.
 pub fn fold(raw: &str) -> String {
@@ -36,12 +199,7 @@ impl Username {
                 "Username must be at most 254 characters",
             ));
         }
-        if v.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "username",
-                "Username must not contain control characters",
-            ));
-        }
+        check_visible(&v, "username", "Username")?;
         Ok(Self(v))
     }
 
@@ -76,6 +234,7 @@ impl Email {
                 "Email is not a valid email address",
             ));
         }
+        check_visible(&v, "email", "Email")?;
         Ok(Self(v))
     }
 
@@ -153,13 +312,59 @@ mod tests {
     }
 
     #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            Email::parse("Bob@Example.COM").unwrap().as_str(),
-            "bob@example.com"
+    fn invisible_and_ignorable_code_points_are_refused() {
+        for bad in [
+            "admin\u{200b}", // zero-width space (Cf)
+            "ad\u{200d}min", // zero-width joiner
+            "ad\u{2060}min", // word joiner
+            "\u{202e}nimda", // right-to-left override
+            "ad\u{ad}min",   // soft hyphen (default-ignorable)
+            "ad\u{3164}min", // Hangul filler: a letter, default-ignorable
+            "ad\u{fe0f}min", // variation selector
+            "ad\u{e000}min", // private use
+            "ad\u{2028}min", // line separator
+            "ad\u{180e}min", // Mongolian vowel separator
+        ] {
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+            assert!(
+                Email::parse(&format!("{bad}@example.com")).is_err(),
+                "{bad:?}"
+            );
+        }
+        for good in ["admin", "zoë", "Ελένη", "李小龍", "ann lee", "o'brien"] {
+            assert!(Username::parse(good).is_ok(), "{good:?}");
+        }
+        assert!(Email::parse("zoë@bücher.de").is_ok());
+    }
+
+    #[test]
+    fn confusables_share_a_key() {
+        let latin = IdentifierKeys::of("admin@example.com");
+        let cyrillic = fold("\u{430}dmin@example.com");
+        let cyrillic = IdentifierKeys::of(&cyrillic);
+        // The Cyrillic look-alike probes the Latin address, and the Latin one
+        // probes the key the look-alike holds.
+        assert!(
+            cyrillic.probes.iter().any(|k| k == "admin@example.com"),
+            "{cyrillic:?}"
         );
-        assert!(Email::parse("not-an-email").is_err());
-        assert!(Email::parse("a b@c.d").is_err());
-        assert!(Email::looks_like("x@y.io"));
+        assert!(
+            latin.probes.iter().any(|k| cyrillic.held.contains(k)),
+            "{latin:?}"
+        );
+        // Two non-ASCII look-alikes hold the same skeleton key.
+        let greek = fold("\u{430}dmin@example.c\u{3bf}m");
+        let greek = IdentifierKeys::of(&greek);
+        assert!(greek.held.iter().any(|k| cyrillic.held[1..].contains(k)));
+        // ASCII identifiers hold only themselves, so barn and bam, john1 and
+        // johnl stay distinct.
+        assert_eq!(IdentifierKeys::of("barn").held, ["barn"]);
+        assert!(!IdentifierKeys::of("bam").probes.iter().any(|k| k == "barn"));
+        // A distinct accented name is not its plain look-alike.
+        let zoe = fold("zoë");
+        assert!(!IdentifierKeys::of(&zoe).probes.iter().any(|k| k == "zoe"));
+        // A user's keys: each once, the exact identifiers first.
+        let keys = IdentifierKeys::of_user("bob", Some("bob@x.io"));
+        assert_eq!(&keys.held[..], ["bob", "bob@x.io"]);
     }
 }

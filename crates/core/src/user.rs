@@ -142,11 +142,14 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    /// The identifiers the user holds: its username, and its email when different.
-    pub fn identifiers(&self) -> impl Iterator<Item = &str> {
-        let username = self.username.as_str();
-        let email = self.email.as_ref().map(Email::as_str);
-        std::iter::once(username).chain(email.filter(|e| *e != username))
+    /// The keys of the identifier table the user holds and probes: its
+    /// username and email, and their confusable skeletons (see
+    /// [`crate::identity::IdentifierKeys`]).
+    pub fn identifier_keys(&self) -> crate::identity::IdentifierKeys<'_> {
+        crate::identity::IdentifierKeys::of_user(
+            self.username.as_str(),
+            self.email.as_ref().map(Email::as_str),
+        )
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use aegis_core::identity::Email;
+use aegis_core::identity::{Email, IdentifierKeys};
 use aegis_core::import::{Batch, Counters, RowInput, RowReport, RowStatus};
 use aegis_core::user::NewUser;
 use aegis_core::Result;
@@ -32,8 +32,9 @@ pub(crate) struct RowOutcome<'a> {
 pub(crate) struct Plan<'a> {
     /// The users to insert, in row order.
     pub users: Vec<&'a NewUser>,
-    /// Their identifiers with the user holding each.
-    pub identifiers: Vec<(&'a str, Uuid)>,
+    /// The keys of the identifier table they hold (identifiers and
+    /// confusable skeletons), with the user holding each.
+    pub identifiers: Vec<(std::borrow::Cow<'a, str>, Uuid)>,
     /// The failed and skipped rows, in batch order.
     pub reports: Vec<RowOutcome<'a>>,
     /// The rows that created a user, in batch order, with the user's id.
@@ -186,7 +187,7 @@ impl CreatedRows {
 /// whose email (checked first) or username is held in `existing` or by a user
 /// created earlier in the batch is skipped with that user's id.
 pub(crate) fn plan<'a>(batch: &'a Batch, existing: &HashMap<String, Uuid>) -> Plan<'a> {
-    let mut taken: HashMap<&'a str, Uuid> = HashMap::new();
+    let mut taken: HashMap<std::borrow::Cow<'a, str>, Uuid> = HashMap::new();
     let mut plan = Plan {
         users: Vec::new(),
         identifiers: Vec::new(),
@@ -204,16 +205,18 @@ pub(crate) fn plan<'a>(batch: &'a Batch, existing: &HashMap<String, Uuid>) -> Pl
                 message: message.as_str().into(),
             },
             RowInput::Create(user) => {
-                let holder =
-                    |ident: &str| existing.get(ident).or_else(|| taken.get(ident)).copied();
+                let holder = |key: &str| existing.get(key).or_else(|| taken.get(key)).copied();
+                // An identifier is taken when another user holds it or a
+                // look-alike of it (its keys, held or probed).
+                let holder_of = |ident: &str| IdentifierKeys::of(ident).all().find_map(holder);
                 let email = user.email.as_ref().map(Email::as_str);
                 let clash = email
-                    .and_then(|e| holder(e).map(|id| ("email", id)))
-                    .or_else(|| holder(user.username.as_str()).map(|id| ("username", id)));
+                    .and_then(|e| holder_of(e).map(|id| ("email", id)))
+                    .or_else(|| holder_of(user.username.as_str()).map(|id| ("username", id)));
                 let Some((field, id)) = clash else {
-                    for ident in user.identifiers() {
-                        taken.insert(ident, user.id);
-                        plan.identifiers.push((ident, user.id));
+                    for key in user.identifier_keys().held {
+                        taken.insert(key.clone(), user.id);
+                        plan.identifiers.push((key, user.id));
                     }
                     plan.users.push(user);
                     plan.created.push((row, user.id));
@@ -307,11 +310,20 @@ mod tests {
                 (5, user("dan", Some("ann"))),
                 (6, user("dan", Some("dan@x.org"))),
                 (7, user("eve@x.org", Some("eve@x.org"))),
+                // A look-alike of row 1's username (a Cyrillic а).
+                (8, user("\u{430}nn", None)),
             ],
             offset: 99,
         };
+        let keys = batch.identifiers();
+        // The exact identifiers (besides, the confusable skeleton keys).
+        let exact: Vec<&str> = keys
+            .iter()
+            .map(|k| k.as_ref())
+            .filter(|k| !k.starts_with('\u{1}'))
+            .collect();
         assert_eq!(
-            batch.identifiers(),
+            exact,
             [
                 "ann",
                 "ann@x.org",
@@ -320,7 +332,8 @@ mod tests {
                 "cid@x.org",
                 "dan",
                 "dan@x.org",
-                "eve@x.org"
+                "eve@x.org",
+                "\u{430}nn"
             ]
         );
         let plan = plan(&batch, &existing);
@@ -356,6 +369,12 @@ mod tests {
                     Some(id(1)),
                     "row 5: email: already exists".to_owned()
                 ),
+                (
+                    8,
+                    Skipped,
+                    Some(id(1)),
+                    "row 8: username: already exists".to_owned()
+                ),
             ]
         );
         assert_eq!(plan.created, [(1, id(1)), (6, id(6)), (7, id(7))]);
@@ -364,7 +383,10 @@ mod tests {
             [id(1), id(6), id(7)]
         );
         assert_eq!(
-            plan.identifiers,
+            plan.identifiers
+                .iter()
+                .map(|(k, id)| (k.as_ref(), *id))
+                .collect::<Vec<_>>(),
             [
                 ("ann", id(1)),
                 ("ann@x.org", id(1)),
@@ -380,7 +402,7 @@ mod tests {
                 plan.counts.failed,
                 plan.counts.skipped
             ),
-            (7, 3, 1, 3)
+            (8, 3, 1, 4)
         );
     }
 

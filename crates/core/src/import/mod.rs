@@ -252,13 +252,19 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Every distinct identifier the batch's users would take.
-    pub fn identifiers(&self) -> Vec<&str> {
+    /// Every distinct key of the identifier table the batch's users would
+    /// hold or probe (their identifiers and confusable skeletons).
+    pub fn identifiers(&self) -> Vec<std::borrow::Cow<'_, str>> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for (_, input) in &self.rows {
             if let RowInput::Create(user) = input {
-                out.extend(user.identifiers().filter(|i| seen.insert(*i)));
+                let keys = user.identifier_keys();
+                for key in keys.held.into_iter().chain(keys.probes) {
+                    if seen.insert(key.clone()) {
+                        out.push(key);
+                    }
+                }
             }
         }
         out

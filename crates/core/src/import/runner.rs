@@ -534,8 +534,9 @@ struct InFlight {
 
 impl InFlight {
     fn shares_identifiers(&self, next: &Batch) -> bool {
-        let mine: std::collections::HashSet<&str> = self.batch.identifiers().into_iter().collect();
-        next.identifiers().iter().any(|i| mine.contains(i))
+        let keys = self.batch.identifiers();
+        let mine: std::collections::HashSet<&str> = keys.iter().map(|k| k.as_ref()).collect();
+        next.identifiers().iter().any(|i| mine.contains(i.as_ref()))
     }
 }
 

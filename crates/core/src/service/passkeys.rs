@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url,
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -178,7 +178,13 @@ impl Aegis {
         }
         Ok(PasskeyCeremony {
             options,
-            state: self.seal_ceremony("reg", Some(user.id), String::new(), state, self.clock.now())?,
+            state: self.seal_ceremony(
+                "reg",
+                Some(user.id),
+                String::new(),
+                state,
+                self.clock.now(),
+            )?,
         })
     }
 
@@ -332,11 +338,14 @@ impl Aegis {
         let keys = self.passkeys_of(user.id).await?;
         let discoverable: Vec<DiscoverableKey> =
             keys.iter().map(|(_, k)| DiscoverableKey::from(k)).collect();
-        let verified = answer.as_ref().filter(|_| !discoverable.is_empty()).and_then(|a| {
-            self.webauthn
-                .finish_discoverable_authentication(a, sealed.state, &discoverable)
-                .ok()
-        });
+        let verified = answer
+            .as_ref()
+            .filter(|_| !discoverable.is_empty())
+            .and_then(|a| {
+                self.webauthn
+                    .finish_discoverable_authentication(a, sealed.state, &discoverable)
+                    .ok()
+            });
         let Some(result) = verified else {
             self.count_failed_login(&acct, attempt, ip_key.as_deref(), now)
                 .await?;

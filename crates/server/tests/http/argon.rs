@@ -17,7 +17,8 @@ both!(
     register_rules,
     login_failures,
     profile_changes,
-    auth_errors
+    auth_errors,
+    look_alike_identifiers_are_taken
 );
 
 async fn register_login_state(srv: Srv) {
@@ -490,4 +491,74 @@ async fn wrong_current_password_counts_against_the_address() {
         },
     )
     .await;
+}
+
+/// issue 15 §6: an identifier with an invisible or default-ignorable code
+/// point is refused, and one whose confusable skeleton is another's is taken,
+/// whichever registered first; distinct names stay distinct.
+async fn look_alike_identifiers_are_taken(srv: Srv) {
+    srv.user("admin@example.com", Role::Admin).await;
+    let register = |name: &str| {
+        srv.call(
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(json!({"username": name, "password": PASSWORD})),
+        )
+    };
+    // A Cyrillic а, then a Greek ο in the domain too.
+    for look_alike in ["\u{430}dmin@example.com", "\u{430}dmin@example.c\u{3bf}m"] {
+        let r = register(look_alike).await;
+        error(&r, 400, "Username already exists");
+    }
+    for hidden in [
+        "admin@example.com\u{200b}",
+        "ad\u{200d}min@example.com",
+        "ad\u{3164}min",
+        "\u{202e}nimda",
+    ] {
+        let r = register(hidden).await;
+        assert_eq!(r.status, 400, "{hidden:?}: {}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().contains("invisible"),
+            "{hidden:?}: {}",
+            r.body
+        );
+    }
+    // The other way round: a non-Latin name first, then its Latin look-alike.
+    let r = register("\u{441}\u{43e}de").await; // "code" with a Cyrillic с and о
+    assert_eq!(r.status, 200, "{}", r.body);
+    error(&register("code").await, 400, "Username already exists");
+    // Distinct names stay distinct, ASCII look-alikes included.
+    for name in ["zoe", "zoë", "barn", "bam", "john1", "johnl"] {
+        let r = register(name).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+    }
+    // Only the exact spelling signs in.
+    let login = |name: &str| {
+        srv.call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": name, "password": PASSWORD})),
+        )
+    };
+    assert_eq!(login("admin@example.com").await.status, 200);
+    error(
+        &login("\u{430}dmin@example.com").await,
+        401,
+        "Invalid credentials",
+    );
+    // A rename into a look-alike is refused like a taken name.
+    let r = login("zoe").await;
+    let token = r.body["token"].as_str().unwrap().to_owned();
+    let r = srv
+        .call(
+            "PUT",
+            "/api/auth/profile",
+            Some(&token),
+            Some(json!({"newUsername": "b\u{430}rn"})),
+        )
+        .await;
+    error(&r, 400, "Username already exists");
 }

@@ -653,7 +653,9 @@ async fn passkey_endpoints_refuse_bad_input(srv: Srv) {
         assert!(options.get("mediation").is_none(), "{options}");
         let public = &options["publicKey"];
         assert!(
-            public["allowCredentials"].as_array().is_none_or(Vec::is_empty),
+            public["allowCredentials"]
+                .as_array()
+                .is_none_or(Vec::is_empty),
             "{public}"
         );
         assert_eq!(public["userVerification"], "required");
@@ -734,7 +736,13 @@ async fn session_of(srv: &Srv, token: &str) -> aegis_core::session::Session {
     let aegis_core::Credential::Session { sid, .. } = principal.credential else {
         panic!("not a session token");
     };
-    srv.state.aegis.store().find_session(sid).await.unwrap().unwrap()
+    srv.state
+        .aegis
+        .store()
+        .find_session(sid)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// issue 15 §1: the fresh token an Argon profile change answers with replaces
@@ -796,20 +804,44 @@ async fn a_fresh_token_is_not_a_sign_in(srv: Srv) {
     let renamed = r.body["token"].as_str().unwrap().to_owned();
     let page = begin_totp(renamed.clone()).await;
     assert!(!page.body.contains("<svg"), "{}", page.body);
-    assert!(page.body.contains("Not allowed from this session"), "{}", page.body);
-    let (before, after) = (session_of(&srv, &original).await, session_of(&srv, &renamed).await);
+    assert!(
+        page.body.contains("Not allowed from this session"),
+        "{}",
+        page.body
+    );
+    let (before, after) = (
+        session_of(&srv, &original).await,
+        session_of(&srv, &renamed).await,
+    );
     assert_ne!(before.id, after.id);
-    assert_eq!(after.created_at, before.created_at, "the sign-in time carries over");
-    assert_eq!(after.expires_at, before.expires_at, "the absolute end carries over");
+    assert_eq!(
+        after.created_at, before.created_at,
+        "the sign-in time carries over"
+    );
+    assert_eq!(
+        after.expires_at, before.expires_at,
+        "the absolute end carries over"
+    );
     assert!(!after.second_factor);
 
     // An expired password: the rename opens no session and changes nothing.
     let admin = aegis_core::Actor::System;
-    srv.state.aegis.expire_password(&admin, user.id).await.unwrap();
+    srv.state
+        .aegis
+        .expire_password(&admin, user.id)
+        .await
+        .unwrap();
     let r = rename("gus3").await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.body, json!({"error": "Password expired"}));
-    let stored = srv.state.aegis.store().find_user(user.id).await.unwrap().unwrap();
+    let stored = srv
+        .state
+        .aegis
+        .store()
+        .find_user(user.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.username.as_str(), "gus2");
 }
 
@@ -826,7 +858,11 @@ async fn the_reauth_window_is_configurable() {
             let csrf = b.get("/account").await.field("csrf");
             srv.clock.advance(61);
             let page = b.post("/account/totp", &[("csrf", &csrf)]).await;
-            assert!(page.body.contains("Not allowed from this session"), "{}", page.body);
+            assert!(
+                page.body.contains("Not allowed from this session"),
+                "{}",
+                page.body
+            );
             b.sign_in("", "hal@example.com", PASSWORD).await;
             let csrf = b.get("/account").await.field("csrf");
             let page = b.post("/account/totp", &[("csrf", &csrf)]).await;

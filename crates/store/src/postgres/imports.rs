@@ -415,7 +415,9 @@ async fn try_commit(
 
     // The users and rows first: this part runs while the batch before (another
     // transaction, another backend) may still be committing.
-    let existing = existing(&mut tx, &batch.identifiers()).await?;
+    let keys = batch.identifiers();
+    let keys: Vec<&str> = keys.iter().map(|k| k.as_ref()).collect();
+    let existing = existing(&mut tx, &keys).await?;
     let plan = import_plan::plan(batch, &existing);
     insert_users(&mut tx, &plan).await?;
     insert_identifiers(&mut tx, &plan).await?;
@@ -537,7 +539,11 @@ async fn insert_identifiers(conn: &mut PgConnection, plan: &Plan<'_>) -> sqlx::R
     if plan.identifiers.is_empty() {
         return Ok(());
     }
-    let (idents, ids): (Vec<&str>, Vec<Uuid>) = plan.identifiers.iter().copied().unzip();
+    let (idents, ids): (Vec<&str>, Vec<Uuid>) = plan
+        .identifiers
+        .iter()
+        .map(|(k, id)| (k.as_ref(), *id))
+        .unzip();
     sqlx::query(
         "INSERT INTO user_identifiers (identifier, user_id) \
          SELECT * FROM UNNEST($1::text[], $2::uuid[])",

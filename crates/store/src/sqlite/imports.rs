@@ -433,7 +433,9 @@ async fn try_commit(
         return Ok(Committed::LeaseLost);
     }
 
-    let existing = existing(&mut tx, &batch.identifiers()).await?;
+    let keys = batch.identifiers();
+    let keys: Vec<&str> = keys.iter().map(|k| k.as_ref()).collect();
+    let existing = existing(&mut tx, &keys).await?;
     let plan = import_plan::plan(batch, &existing);
     insert_users(&mut tx, &plan).await?;
     insert_identifiers(&mut tx, &plan).await?;
@@ -538,7 +540,7 @@ async fn insert_identifiers(conn: &mut SqliteConnection, plan: &Plan<'_>) -> sql
         );
         let mut query = sqlx::query(&sql).persistent(idents.len() == IDENTIFIERS_PER_STATEMENT);
         for (ident, id) in idents {
-            query = query.bind(*ident).bind(text(*id));
+            query = query.bind(ident.as_ref()).bind(text(*id));
         }
         query.execute(&mut *conn).await?;
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aegis_core::identity::{Email, Username};
+use aegis_core::identity::{Email, IdentifierKeys, Username};
 use aegis_core::store::AdminGuard;
 use aegis_core::user::{NewUser, User, UserUpdate};
 use aegis_core::{Error, Result};
@@ -97,12 +97,26 @@ async fn try_insert(pool: &SqlitePool, user: &NewUser) -> sqlx::Result<UserRow> 
     Ok(row)
 }
 
-/// Records the distinct identifiers (username, email) of a user.
+/// Records the keys a user holds in the identifier table (its username and
+/// email, and their confusable skeletons: [`IdentifierKeys`]), after making
+/// sure no other user holds a look-alike: a probed key held by another user
+/// is inserted for this one too, so that it fails as the unique violation
+/// any other taken identifier is (and the transaction rolls back).
 async fn insert_identifiers(conn: &mut SqliteConnection, row: &UserRow) -> sqlx::Result<()> {
-    let email = row.email.as_deref().filter(|e| *e != row.username);
-    for ident in std::iter::once(row.username.as_str()).chain(email) {
+    let keys = IdentifierKeys::of_user(&row.username, row.email.as_deref());
+    for key in &keys.probes {
+        sqlx::query(
+            "INSERT INTO user_identifiers (identifier, user_id) SELECT ?1, ?2 \
+             WHERE EXISTS (SELECT 1 FROM user_identifiers WHERE identifier = ?1 AND user_id <> ?2)",
+        )
+        .bind(key.as_ref())
+        .bind(&row.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for key in &keys.held {
         sqlx::query("INSERT INTO user_identifiers (identifier, user_id) VALUES (?1, ?2)")
-            .bind(ident)
+            .bind(key.as_ref())
             .bind(&row.id)
             .execute(&mut *conn)
             .await?;
@@ -114,15 +128,21 @@ async fn insert_identifiers(conn: &mut SqliteConnection, row: &UserRow) -> sqlx:
 /// when another user holds it, else the email.
 async fn conflict(pool: &SqlitePool, id: Uuid, username: Option<&Username>) -> Error {
     if let Some(username) = username {
-        let owner: sqlx::Result<Option<String>> =
-            sqlx::query_scalar("SELECT user_id FROM user_identifiers WHERE identifier = ?1")
-                .bind(username.as_str())
-                .fetch_optional(pool)
-                .await;
-        match owner {
-            Ok(Some(owner)) if owner != text(id) => return Error::Conflict { field: "username" },
-            Ok(_) => {}
-            Err(e) => return internal(e),
+        // The username, or a look-alike of it, is another user's.
+        let keys = IdentifierKeys::of(username.as_str());
+        for key in keys.all() {
+            let owner: sqlx::Result<Option<String>> =
+                sqlx::query_scalar("SELECT user_id FROM user_identifiers WHERE identifier = ?1")
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await;
+            match owner {
+                Ok(Some(owner)) if owner != text(id) => {
+                    return Error::Conflict { field: "username" }
+                }
+                Ok(_) => {}
+                Err(e) => return internal(e),
+            }
         }
     }
     Error::Conflict { field: "email" }
@@ -143,7 +163,7 @@ pub(super) async fn find_by_identifier(
 ) -> Result<Option<(User, Option<String>)>> {
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT u.* FROM user_identifiers i JOIN users u ON u.id = i.user_id \
-         WHERE i.identifier = ?1",
+         WHERE i.identifier = ?1 AND (u.username = ?1 OR u.email = ?1)",
     )
     .bind(ident)
     .fetch_optional(pool)
