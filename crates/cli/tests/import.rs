@@ -414,6 +414,34 @@ async fn cli_scenario(db: &Db) {
             && l[1].ends_with("); nothing was written"),
         "{stdout}"
     );
+    // Hashes past the work-factor limits fail their rows (the core's one table): a
+    // sha512-crypt of 10,000,000 rounds, a PBKDF2 past 1,500,000 iterations.
+    let costly = db.path("costly.csv");
+    write(
+        &costly,
+        &format!(
+            "email,password\n\
+             mo@example.org,$6$rounds=10000000$saltsalt${}\n\
+             ned@example.org,$6$rounds=656000$saltsalt${}\n\
+             ola@example.org,pbkdf2_sha256$10000000$salt$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA==\n",
+            "a".repeat(86),
+            "a".repeat(86)
+        ),
+    );
+    let stdout = ok(db.import(&[costly.to_str().unwrap(), "--dry-run"]));
+    let l = lines(&stdout);
+    assert_eq!(
+        l[..2],
+        [
+            "row 1: password: the hash's work factor is over the limits",
+            "row 3: password: the hash's work factor is over the limits",
+        ],
+        "{stdout}"
+    );
+    assert!(
+        l[2].starts_with("dry run: 3 rows, 1 valid, 2 invalid ("),
+        "{stdout}"
+    );
     assert_eq!(db.int("SELECT COUNT(*) FROM users").await, users);
     assert_eq!(db.int("SELECT COUNT(*) FROM import_sources").await, sources);
     assert_eq!(db.int("SELECT COUNT(*) FROM import_jobs").await, 2);
@@ -463,6 +491,12 @@ async fn cli_scenario(db: &Db) {
         (
             r#"{"fields":[{"column":"mail","target":"mail"}]}"#,
             "not valid",
+        ),
+        // Hash parameters as mapping fields meet the same limits.
+        (
+            r#"{"fields":[{"column":"mail","target":"email"},{"column":"pw","target":"password"}],
+                "password":{"algorithm":"PBKDF2","iterations":2000000}}"#,
+            "iterations must be between 1 and 1500000",
         ),
     ] {
         write(&mapping, text);

@@ -13,33 +13,15 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 
 use super::mapping::{HashAlgorithm, HashParams, SaltOrder};
-use crate::password::{describe, DigestAlg, HashFormat};
+use crate::password::limits::{
+    Excess, Work, ARGON2_MAX_T, FIREBASE_MAX_KEY_LEN, FIREBASE_MAX_MEM_COST, FIREBASE_MAX_ROUNDS,
+    MAX_BLOCK_SIZE, MAX_ITERATIONS, MAX_KEY_LENGTH, MAX_MEMORY_KIB, MAX_PARALLELISM,
+};
+use crate::password::{admit, DigestAlg, HashFormat, Refusal};
 
-/// Most iterations a mapping may name (Pangea's bound).
-const MAX_ITERATIONS: u32 = 1_500_000;
-/// Most argon2 memory, KiB (Pangea's bound).
-const MAX_MEMORY_KIB: u32 = 65_536;
-/// Most argon2/scrypt parallelism (Pangea's bound).
-const MAX_PARALLELISM: u32 = 4;
-/// Largest scrypt block size `r` (Pangea's bound).
-const MAX_BLOCK_SIZE: u32 = 8;
-/// Longest `key_length`.
-const MAX_KEY_LENGTH: u32 = 1024;
-/// argon2 passes the verifier accepts from elsewhere.
-const ARGON2_MAX_T: u32 = 16;
 /// argon2 needs 8 salt bytes; a PHC salt field holds at most 64 characters (48 bytes).
 const ARGON2_SALT_LEN: std::ops::RangeInclusive<usize> = 8..=48;
 const ARGON2_SALT_REASON: &str = "the salt must be 8 to 48 bytes for ARGON2";
-/// scrypt memory (128·r·N bytes) and work (memory·p) the verifier accepts.
-const SCRYPT_MAX_MEMORY: u128 = 256 * 1024 * 1024;
-const SCRYPT_MAX_WORK: u128 = 1024 * 1024 * 1024;
-/// PBKDF2 iterations × output blocks the verifier accepts.
-const PBKDF2_MAX_WORK: u64 = 10_000_000;
-/// Firebase's `rounds` and `mem_cost` ranges.
-const FIREBASE_MAX_ROUNDS: u32 = 8;
-const FIREBASE_MAX_MEM_COST: u32 = 14;
-/// Longest Firebase signer key the verifier accepts, in bytes.
-const FIREBASE_MAX_KEY_LEN: usize = 256;
 
 /// scrypt defaults for a raw hash when the mapping names none (N, r, p).
 const SCRYPT_DEFAULT_N: u64 = 16_384;
@@ -139,12 +121,62 @@ pub fn check_params(params: &HashParams) -> Result<(), String> {
         return Err("salt_order is required with a salt".into());
     }
     match alg {
-        A::Argon2 => check_argon2(params),
-        A::Scrypt => check_scrypt(params),
-        A::Pbkdf2 => check_pbkdf2(params),
-        A::FirebaseScrypt => check_firebase(params),
-        _ => Ok(()),
+        A::Argon2 => check_argon2(params)?,
+        A::Scrypt => check_scrypt(params)?,
+        A::Pbkdf2 => check_pbkdf2(params)?,
+        A::FirebaseScrypt => check_firebase(params)?,
+        _ => {}
     }
+    // The work a raw hash written with these parameters asks for, against the same
+    // table the verifier applies to every stored hash.
+    match work(params) {
+        Some(w) => w.check().map_err(|e| match e {
+            Excess::Memory => "the parameters need more memory than allowed".to_owned(),
+            _ => format!("the parameters make a hash that {e}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The verifier's work for a raw hash with these parameters, where they fix it.
+fn work(params: &HashParams) -> Option<Work> {
+    use HashAlgorithm as A;
+    Some(match params.algorithm {
+        A::Argon2 => Work::Argon2 {
+            m_kib: params.memory?,
+            t: params.iterations?,
+            p: params.parallelism.unwrap_or(1),
+        },
+        A::Scrypt => Work::Scrypt {
+            log_n: params
+                .cost_factor
+                .unwrap_or(SCRYPT_DEFAULT_N)
+                .trailing_zeros(),
+            r: params.block_size.unwrap_or(SCRYPT_DEFAULT_R),
+            p: params.parallelism.unwrap_or(SCRYPT_DEFAULT_P),
+        },
+        A::FirebaseScrypt => Work::Scrypt {
+            log_n: params.memory?,
+            r: params.iterations?,
+            p: 1,
+        },
+        A::Pbkdf2 => {
+            let digest = params.digest_algorithm.unwrap_or(DigestAlg::Sha256);
+            Work::Pbkdf2 {
+                digest,
+                iterations: params.iterations.unwrap_or(1),
+                key_len: params
+                    .key_length
+                    .map_or(digest_size(digest) as usize, |l| l as usize),
+            }
+        }
+        A::Md5 | A::Sha1 | A::Sha256 | A::Sha512 => Work::Digest {
+            digest: params.algorithm.digest()?,
+            iterations: params.iterations.unwrap_or(1),
+            salt_len: params.salt.as_deref().map_or(0, str::len),
+        },
+        A::Bcrypt | A::Auto => return None,
+    })
 }
 
 fn in_range(name: &str, value: Option<u32>, min: u32, max: u32) -> Result<(), String> {
@@ -183,8 +215,13 @@ fn check_scrypt(params: &HashParams) -> Result<(), String> {
     if n.trailing_zeros() >= 16 * r {
         return Err("cost_factor is too large for block_size".into());
     }
-    let memory = 128 * u128::from(r) * u128::from(n);
-    if memory > SCRYPT_MAX_MEMORY || memory * u128::from(p) > SCRYPT_MAX_WORK {
+    let memory = Work::Scrypt {
+        log_n: n.trailing_zeros(),
+        r,
+        p,
+    }
+    .check();
+    if memory == Err(Excess::Memory) {
         return Err("cost_factor and block_size need more memory than allowed".into());
     }
     if params.key_length.is_some_and(|l| !(10..=64).contains(&l)) {
@@ -202,8 +239,12 @@ fn check_pbkdf2(params: &HashParams) -> Result<(), String> {
         if !(10..=128).contains(&len) {
             return Err("key_length must be between 10 and 128 for PBKDF2".into());
         }
-        let blocks = u64::from(len).div_ceil(digest_size(digest));
-        if u64::from(params.iterations.unwrap_or(1)) * blocks > PBKDF2_MAX_WORK {
+        let work = Work::Pbkdf2 {
+            digest,
+            iterations: params.iterations.unwrap_or(1),
+            key_len: len as usize,
+        };
+        if work.check().is_err() {
             return Err("iterations are too many for this key_length".into());
         }
     }
@@ -284,11 +325,15 @@ pub fn stored_form(
         A::FirebaseScrypt => firebase(params, value, salt)?,
     };
     // Every form written here must be one the verifier takes.
-    match describe(&stored) {
-        Some(_) => Ok(stored),
-        None => Err(invalid(alg)),
+    match admit(&stored) {
+        Ok(_) => Ok(stored),
+        Err(Refusal::TooCostly(_)) => Err(TOO_COSTLY.into()),
+        Err(_) => Err(invalid(alg)),
     }
 }
+
+/// A hash past the work-factor limits (the same the verifier applies).
+const TOO_COSTLY: &str = "the hash's work factor is over the limits";
 
 fn invalid(alg: HashAlgorithm) -> String {
     match alg {
@@ -307,8 +352,9 @@ fn keep(
     value: &str,
     wanted: impl Fn(HashFormat) -> bool,
 ) -> Result<String, String> {
-    match describe(value) {
-        Some(f) if wanted(f) => Ok(value.to_owned()),
+    match admit(value) {
+        Ok(f) if wanted(f) => Ok(value.to_owned()),
+        Err(Refusal::TooCostly(f)) if wanted(f) => Err(TOO_COSTLY.into()),
         _ => Err(invalid(alg)),
     }
 }
@@ -493,7 +539,7 @@ mod tests {
 
     use super::*;
     use crate::config::Argon2Config;
-    use crate::password::{Hasher, Password};
+    use crate::password::{describe, Hasher, Password};
 
     /// tests/vectors/import-hashes.json, written by scripts/gen-import-vectors.py from
     /// reference implementations (pyca bcrypt, argon2-cffi, hashlib/OpenSSL, passlib,
@@ -676,7 +722,7 @@ mod tests {
                 params(HashAlgorithm::Bcrypt),
                 "$2b$17$5Lg6UIBWseMGMWXSI3BK8eM7yCkJ8n2Ww/ngp4gKAHl17vdPC1Xr6".into(),
                 None,
-                "not a valid BCRYPT hash",
+                "the hash's work factor is over the limits",
             ),
             // A valid bcrypt string is not an argon2 one.
             (
@@ -877,6 +923,80 @@ mod tests {
                 (Some("pepper".into()), Some(SaltOrder::Prefix))),
             Ok(())
         );
+    }
+
+    /// Complete strings are held to the verifier's table, whichever algorithm names them.
+    #[test]
+    fn complete_hashes_past_the_limits_are_refused() {
+        use HashAlgorithm as A;
+        let too_costly = "the hash's work factor is over the limits";
+        let pbkdf2 = |i: u32| format!("$pbkdf2-sha512$i={i}$c2FsdHNhbHQ${}", B64.encode([7u8; 64]));
+        let sha512_crypt = |r: u32| format!("$6$rounds={r}$saltsalt${}", "a".repeat(86));
+        let bcrypt =
+            |c: u32| format!("$2b${c}$5Lg6UIBWseMGMWXSI3BK8eM7yCkJ8n2Ww/ngp4gKAHl17vdPC1Xr6");
+        let cases = [
+            (A::Pbkdf2, pbkdf2(1_000_000), true),
+            (A::Auto, pbkdf2(1_500_000), true),
+            // The issue's: Pangea's `iterations` stop at 1,500,000, so do complete strings.
+            (A::Pbkdf2, pbkdf2(10_000_000), false),
+            (A::Auto, pbkdf2(1_500_001), false),
+            (A::Auto, sha512_crypt(5000), true),
+            (A::Auto, sha512_crypt(656_000), true),
+            (A::Auto, sha512_crypt(1_400_000), false),
+            (A::Auto, sha512_crypt(10_000_000), false),
+            (A::Bcrypt, bcrypt(14), true),
+            (A::Bcrypt, bcrypt(15), false),
+            (
+                A::Auto,
+                "$argon2id$v=19$m=262144,t=6,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+                false,
+            ),
+            (
+                A::Scrypt,
+                "$scrypt$ln=18,r=8,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA".into(),
+                false,
+            ),
+        ];
+        for (alg, value, ok) in cases {
+            let got = stored_form(&params(alg), &value, None);
+            if ok {
+                assert_eq!(got, Ok(value), "{alg:?}");
+            } else {
+                assert_eq!(got.unwrap_err(), too_costly, "{alg:?} {value}");
+            }
+        }
+    }
+
+    /// Parameters given as mapping fields meet the same table, before any row.
+    #[test]
+    fn mapping_params_meet_the_verifier_limits() {
+        use HashAlgorithm as A;
+        let mut p = params(A::Scrypt);
+        // 256 MiB of memory is allowed, twice over (p = 2) costs more than a verification may.
+        (p.cost_factor, p.block_size, p.parallelism) = (Some(1 << 18), Some(8), Some(1));
+        assert_eq!(check_params(&p), Ok(()));
+        p.parallelism = Some(2);
+        assert_eq!(
+            check_params(&p).unwrap_err(),
+            "the parameters make a hash that is costlier to verify than allowed"
+        );
+        // Raw PBKDF2 rows built from these parameters: the same limits as the check.
+        let mut p = params(A::Pbkdf2);
+        (p.iterations, p.salt) = (Some(1_500_000), Some("saltsalt".into()));
+        p.digest_algorithm = Some(DigestAlg::Sha512);
+        assert_eq!(check_params(&p), Ok(()));
+        assert!(stored_form(&p, &B64.encode([7u8; 64]), None).is_ok());
+        p.digest_algorithm = Some(DigestAlg::Sha1);
+        // 128 bytes of SHA-1 are 7 blocks: 10.5 million HMACs.
+        assert_eq!(
+            stored_form(&p, &B64.encode([7u8; 128]), None).unwrap_err(),
+            "the hash's work factor is over the limits"
+        );
+        // Every raw form a good mapping writes is one the verifier admits.
+        let mut d = params(A::Sha512);
+        d.iterations = Some(1_500_000);
+        assert_eq!(check_params(&d), Ok(()));
+        assert!(stored_form(&d, &"ab".repeat(64), None).is_ok());
     }
 
     #[test]

@@ -10,11 +10,9 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-use super::format::{
-    ct_eq, decimal, params, DigestAlg, HashFormat, Refusal, B64, DIGEST_MAX_ITER,
-    SHA_CRYPT_MAX_ROUNDS,
-};
+use super::format::{ct_eq, decimal, params, DigestAlg, HashFormat, Refusal, B64};
 use super::kdf::phc_fields;
+use super::limits::Work;
 
 /// The crypt(3) base64 alphabet, used by md5-crypt and sha-crypt.
 const CRYPT64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -71,6 +69,14 @@ impl SaltedDigest {
         }
     }
 
+    pub(super) fn work(&self) -> Work {
+        Work::Digest {
+            digest: self.alg,
+            iterations: self.iter,
+            salt_len: self.salt.len(),
+        }
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         let parts: [&[u8]; 2] = if self.salt_first {
             [&self.salt, password]
@@ -106,17 +112,19 @@ pub(super) fn parse_aegis(body: &str) -> Result<SaltedDigest, Refusal> {
     if hash.len() != alg.size() {
         return Err(bad);
     }
-    if iter > DIGEST_MAX_ITER {
-        return Err(Refusal::TooCostly(HashFormat::AegisDigest(alg)));
-    }
-    Ok(SaltedDigest {
+    let digest = SaltedDigest {
         alg,
         django: false,
         iter,
         salt_first,
         salt,
         hash,
-    })
+    };
+    digest
+        .work()
+        .check()
+        .map_err(|_| Refusal::TooCostly(HashFormat::AegisDigest(alg)))?;
+    Ok(digest)
 }
 
 /// Django's `<salt>$<hex of H(salt‖password)>`, what follows `sha1$` or `md5$`.
@@ -154,6 +162,12 @@ pub(in crate::password) struct Md5Crypt<'a> {
 }
 
 impl Md5Crypt<'_> {
+    pub(super) fn work(&self) -> Work {
+        Work::Md5Crypt {
+            salt_len: self.salt.len(),
+        }
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         ct_eq(
             &md5_crypt(password, self.salt.as_bytes()),
@@ -254,6 +268,14 @@ impl ShaCrypt<'_> {
         }
     }
 
+    pub(super) fn work(&self) -> Work {
+        Work::ShaCrypt {
+            sha512: self.sha512,
+            rounds: self.rounds,
+            salt_len: self.salt.len(),
+        }
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         let (salt, rounds) = (self.salt.as_bytes(), self.rounds as usize);
         let ours = if self.sha512 {
@@ -284,14 +306,16 @@ pub(super) fn parse_sha_crypt(format: HashFormat, body: &str) -> Result<ShaCrypt
     if salt.len() > 16 || hash.len() != hash_len || !crypt64(hash) {
         return Err(bad);
     }
-    if rounds > SHA_CRYPT_MAX_ROUNDS {
-        return Err(Refusal::TooCostly(format));
-    }
-    Ok(ShaCrypt {
+    let parsed = ShaCrypt {
         sha512,
         // The specification raises fewer than 1000 rounds to 1000.
         rounds: rounds.max(1000),
         salt,
         hash,
-    })
+    };
+    parsed
+        .work()
+        .check()
+        .map_err(|_| Refusal::TooCostly(format))?;
+    Ok(parsed)
 }

@@ -11,13 +11,12 @@ use base64::Engine as _;
 use ctr::cipher::{KeyIvInit as _, StreamCipher as _};
 
 use super::format::{ct_eq, decimal, params, HashFormat, Refusal, B64};
-use super::kdf::scrypt_cost_check;
+use super::kdf::{scrypt_cost_check, scrypt_work};
+use super::limits::Work;
+use super::limits::FIREBASE_MAX_KEY_LEN as MAX_KEY_LEN;
 
 /// AES in CTR mode with a 128-bit big-endian counter, as OpenSSL's `AES_ctr128_encrypt`.
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
-
-/// Longest signer key accepted (Firebase's are 64 bytes).
-const MAX_KEY_LEN: usize = 256;
 
 /// A Firebase scrypt hash with its project parameters.
 pub(in crate::password) struct FirebaseHash {
@@ -29,6 +28,10 @@ pub(in crate::password) struct FirebaseHash {
 }
 
 impl FirebaseHash {
+    pub(super) fn work(&self) -> Work {
+        scrypt_work(&self.params)
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         let mut key = [0u8; 32];
         if scrypt::scrypt(password, &self.salt, &self.params, &mut key).is_err() {

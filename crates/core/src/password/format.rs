@@ -27,11 +27,8 @@
 //! Firebase scrypt follows github.com/firebase/scrypt: `scrypt(password, salt‖separator,
 //! N = 2^mem_cost, r = rounds, p = 1)` keys AES-256-CTR (zero IV) to encrypt the signer key.
 //!
-//! So that a hostile import cannot stall the hasher, parameters are bounded before any
-//! work: bcrypt cost ≤ 16; scrypt (and Firebase) memory 128·r·N ≤ 256 MiB and
-//! memory·p ≤ 1 GiB; PBKDF2 iterations × output blocks ≤ 10,000,000; sha-crypt rounds
-//! and `aegis-digest` iterations ≤ 10,000,000; argon2 m ≤ 256 MiB, t ≤ 16, p ≤ 16 and
-//! m·t ≤ 1 GiB, or the configured argon2id parameters where those are higher.
+//! So that a hostile import cannot stall the hasher, each family's parameters are
+//! checked against the one table of [`super::limits`] before any work.
 
 use std::fmt;
 
@@ -40,28 +37,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use subtle::ConstantTimeEq as _;
 
+pub(super) use super::limits::Limits;
+use super::limits::{Work, MAX_STORED_LEN};
 use super::{digest, firebase, kdf};
-
-/// Longest stored string looked at; anything longer is refused unparsed.
-pub(super) const MAX_STORED_LEN: usize = 1024;
-/// Highest bcrypt cost accepted (2^16 rounds of the key schedule).
-pub(super) const BCRYPT_MAX_COST: u32 = 16;
-/// Most memory (128·r·N bytes) an scrypt or Firebase scrypt hash may ask for.
-pub(super) const SCRYPT_MAX_MEMORY: u64 = 256 * 1024 * 1024;
-/// Most scrypt work: memory × p.
-pub(super) const SCRYPT_MAX_WORK: u64 = 1024 * 1024 * 1024;
-/// Most PBKDF2 iterations, counted once per output block.
-pub(super) const PBKDF2_MAX_WORK: u64 = 10_000_000;
-/// Most sha-crypt rounds.
-pub(super) const SHA_CRYPT_MAX_ROUNDS: u32 = 10_000_000;
-/// Most iterations of an `aegis-digest` hash.
-pub(super) const DIGEST_MAX_ITER: u32 = 10_000_000;
-/// argon2 bounds for foreign hashes; raised to the configured parameters if those are higher.
-const ARGON2_MAX_M_KIB: u32 = 256 * 1024;
-const ARGON2_MAX_T: u32 = 16;
-const ARGON2_MAX_P: u32 = 16;
-/// Most argon2 work, memory (KiB) × passes.
-const ARGON2_MAX_MT: u64 = 1024 * 1024;
 
 /// Standard base64, padding optional (PHC strings omit it; Firebase and Django keep it).
 pub(super) const B64: GeneralPurpose = GeneralPurpose::new(
@@ -189,17 +167,22 @@ impl fmt::Display for HashFormat {
 /// string [`Hasher::verify`](super::Hasher::verify) would refuse (argon2 is held to the
 /// import bounds here, even where the configured parameters are higher).
 pub fn describe(stored: &str) -> Option<HashFormat> {
-    parse(stored, &Limits::IMPORT).ok().map(|h| h.format())
+    admit(stored).ok()
+}
+
+/// [`describe`], saying why a string is refused.
+pub fn admit(stored: &str) -> Result<HashFormat, Refusal> {
+    parse(stored, &Limits::IMPORT).map(|h| h.format())
 }
 
 /// Why a stored string is not verified. Never carries the string itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Refusal {
+pub enum Refusal {
     /// No supported format starts like this.
     Unknown,
     /// Looks like this format but does not parse.
     Malformed(HashFormat),
-    /// Parses, but asks for more work or memory than the bounds allow.
+    /// Parses, but asks for more work or memory than the [`super::limits`] allow.
     TooCostly(HashFormat),
 }
 
@@ -211,35 +194,6 @@ impl Refusal {
             Self::TooCostly(f) => {
                 tracing::warn!(format = %f, "stored password hash exceeds the work-factor bounds")
             }
-        }
-    }
-}
-
-/// Bounds on argon2 parameters; the other families have fixed ones.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Limits {
-    pub(super) argon2_m_kib: u32,
-    pub(super) argon2_t: u32,
-    pub(super) argon2_p: u32,
-    pub(super) argon2_mt: u64,
-}
-
-impl Limits {
-    /// The bounds for hashes from elsewhere.
-    pub(super) const IMPORT: Self = Self {
-        argon2_m_kib: ARGON2_MAX_M_KIB,
-        argon2_t: ARGON2_MAX_T,
-        argon2_p: ARGON2_MAX_P,
-        argon2_mt: ARGON2_MAX_MT,
-    };
-
-    /// [`Self::IMPORT`], raised so hashes made with `current` always pass.
-    pub(super) fn admitting(current: &Params) -> Self {
-        Self {
-            argon2_m_kib: ARGON2_MAX_M_KIB.max(current.m_cost()),
-            argon2_t: ARGON2_MAX_T.max(current.t_cost()),
-            argon2_p: ARGON2_MAX_P.max(current.p_cost()),
-            argon2_mt: ARGON2_MAX_MT.max(u64::from(current.m_cost()) * u64::from(current.t_cost())),
         }
     }
 }
@@ -267,6 +221,20 @@ impl Parsed<'_> {
             Self::Md5Crypt(_) => HashFormat::Md5Crypt,
             Self::ShaCrypt(h) => h.format(),
             Self::Firebase(_) => HashFormat::FirebaseScrypt,
+        }
+    }
+
+    /// The work a verification does (see [`super::limits`]).
+    pub(super) fn work(&self) -> Work {
+        match self {
+            Self::Argon2(h) => h.work(),
+            Self::Bcrypt(h) => h.work(),
+            Self::Scrypt(h) => h.work(),
+            Self::Pbkdf2(h) => h.work(),
+            Self::Digest(h) => h.work(),
+            Self::Md5Crypt(h) => h.work(),
+            Self::ShaCrypt(h) => h.work(),
+            Self::Firebase(h) => h.work(),
         }
     }
 

@@ -9,9 +9,9 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
 use super::format::{
-    ct_eq, decimal, params, DigestAlg, HashFormat, Limits, Pbkdf2Encoding, Refusal, B64,
-    BCRYPT_B64, BCRYPT_MAX_COST, PBKDF2_MAX_WORK, SCRYPT_MAX_MEMORY, SCRYPT_MAX_WORK,
+    ct_eq, decimal, params, DigestAlg, HashFormat, Pbkdf2Encoding, Refusal, B64, BCRYPT_B64,
 };
+use super::limits::{Limits, Work};
 
 /// An argon2 PHC string.
 pub(in crate::password) struct Argon2Hash {
@@ -28,6 +28,14 @@ impl Argon2Hash {
             Algorithm::Argon2d => HashFormat::Argon2d,
             Algorithm::Argon2i => HashFormat::Argon2i,
             Algorithm::Argon2id => HashFormat::Argon2id,
+        }
+    }
+
+    pub(super) fn work(&self) -> Work {
+        Work::Argon2 {
+            m_kib: self.params.m_cost(),
+            t: self.params.t_cost(),
+            p: self.params.p_cost(),
         }
     }
 
@@ -71,21 +79,18 @@ pub(super) fn parse_argon2(stored: &str, limits: &Limits) -> Result<Argon2Hash, 
     };
     let mut buf = [0u8; 64];
     let salt = salt.decode_b64(&mut buf).map_err(|_| bad)?.to_vec();
-    let (m, t) = (params.m_cost(), params.t_cost());
-    if m > limits.argon2_m_kib
-        || t > limits.argon2_t
-        || params.p_cost() > limits.argon2_p
-        || u64::from(m) * u64::from(t) > limits.argon2_mt
-    {
-        return Err(Refusal::TooCostly(format));
-    }
-    Ok(Argon2Hash {
+    let parsed = Argon2Hash {
         algorithm,
         version,
         params,
         salt,
         hash: hash.as_bytes().to_vec(),
-    })
+    };
+    parsed
+        .work()
+        .check_within(limits)
+        .map_err(|_| Refusal::TooCostly(format))?;
+    Ok(parsed)
 }
 
 /// A bcrypt hash: `$2b$NN$` then 22 characters of salt and 31 of hash.
@@ -96,6 +101,10 @@ pub(in crate::password) struct BcryptHash {
 }
 
 impl BcryptHash {
+    pub(super) fn work(&self) -> Work {
+        Work::Bcrypt { cost: self.cost }
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         // hash_with_salt reads at most 72 bytes, as every bcrypt that made these did.
         let Ok(parts) = bcrypt::hash_with_salt(password, self.cost, self.salt) else {
@@ -126,10 +135,12 @@ pub(super) fn parse_bcrypt(body: &str) -> Result<BcryptHash, Refusal> {
     if cost < 4 || hash.len() != 23 {
         return Err(bad);
     }
-    if cost > BCRYPT_MAX_COST {
-        return Err(Refusal::TooCostly(HashFormat::Bcrypt));
-    }
-    Ok(BcryptHash { cost, salt, hash })
+    let parsed = BcryptHash { cost, salt, hash };
+    parsed
+        .work()
+        .check()
+        .map_err(|_| Refusal::TooCostly(HashFormat::Bcrypt))?;
+    Ok(parsed)
 }
 
 /// An scrypt PHC string (`$scrypt$ln=…,r=…,p=…$salt$hash`).
@@ -140,6 +151,10 @@ pub(in crate::password) struct ScryptHash {
 }
 
 impl ScryptHash {
+    pub(super) fn work(&self) -> Work {
+        scrypt_work(&self.params)
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         let mut out = vec![0u8; self.hash.len()];
         scrypt::scrypt(password, &self.salt, &self.params, &mut out).is_ok()
@@ -169,22 +184,25 @@ pub(super) fn parse_scrypt(body: &str) -> Result<ScryptHash, Refusal> {
     Ok(ScryptHash { params, salt, hash })
 }
 
-/// Refuses scrypt parameters past [`SCRYPT_MAX_MEMORY`] or [`SCRYPT_MAX_WORK`].
+/// Refuses scrypt parameters past the [`super::limits`], before anything is computed.
 pub(super) fn scrypt_cost_check(
     format: HashFormat,
     ln: u32,
     r: u32,
     p: u32,
 ) -> Result<(), Refusal> {
-    let too_costly = Refusal::TooCostly(format);
-    let n = 1u128.checked_shl(ln).ok_or(too_costly)?;
-    let memory = 128 * u128::from(r) * n;
-    if memory > u128::from(SCRYPT_MAX_MEMORY)
-        || memory * u128::from(p) > u128::from(SCRYPT_MAX_WORK)
-    {
-        return Err(too_costly);
+    Work::Scrypt { log_n: ln, r, p }
+        .check()
+        .map_err(|_| Refusal::TooCostly(format))
+}
+
+/// The work of verifying with these scrypt parameters.
+pub(super) fn scrypt_work(params: &scrypt::Params) -> Work {
+    Work::Scrypt {
+        log_n: u32::from(params.log_n()),
+        r: params.r(),
+        p: params.p(),
     }
-    Ok(())
 }
 
 /// PBKDF2-HMAC in any of its three forms.
@@ -204,6 +222,14 @@ impl Pbkdf2Hash {
         }
     }
 
+    pub(super) fn work(&self) -> Work {
+        Work::Pbkdf2 {
+            digest: self.digest,
+            iterations: self.rounds,
+            key_len: self.hash.len(),
+        }
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         let mut out = vec![0u8; self.hash.len()];
         let (pw, salt, rounds) = (password, self.salt.as_slice(), self.rounds);
@@ -216,15 +242,14 @@ impl Pbkdf2Hash {
         ct_eq(&out, &self.hash)
     }
 
-    /// Output between 10 and 128 bytes, at least one round, work within the bound.
+    /// Output between 10 and 128 bytes, at least one round, work within the limits.
     fn checked(self) -> Result<Self, Refusal> {
         if self.rounds == 0 || !(10..=128).contains(&self.hash.len()) {
             return Err(Refusal::Malformed(self.format()));
         }
-        let blocks = self.hash.len().div_ceil(self.digest.size()) as u64;
-        if u64::from(self.rounds) * blocks > PBKDF2_MAX_WORK {
-            return Err(Refusal::TooCostly(self.format()));
-        }
+        self.work()
+            .check()
+            .map_err(|_| Refusal::TooCostly(self.format()))?;
         Ok(self)
     }
 }

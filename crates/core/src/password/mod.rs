@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, LazyLock, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -23,8 +23,9 @@ mod digest;
 mod firebase;
 mod format;
 mod kdf;
+pub mod limits;
 
-pub use format::{describe, DigestAlg, HashFormat, Pbkdf2Encoding};
+pub use format::{admit, describe, DigestAlg, HashFormat, Pbkdf2Encoding, Refusal};
 
 /// Fewest characters (Unicode code points after NFKC) in a password.
 pub const MIN_LEN: usize = 8;
@@ -125,6 +126,9 @@ pub struct Hasher {
     /// Hashes admitted and waiting for a worker (the queue depth).
     waiting: Arc<AtomicUsize>,
     dummy: Arc<str>,
+    /// argon2 computations run (hashes, verifications, dummies); only tests read it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    argon2_runs: Arc<AtomicU64>,
 }
 
 type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
@@ -139,18 +143,22 @@ type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 pub(super) struct Scratch {
     blocks: Vec<Block>,
     keep: usize,
+    /// Counts every argon2 run (each one goes through [`Self::with`]).
+    runs: Arc<AtomicU64>,
 }
 
 impl Scratch {
-    fn new(params: &Params) -> Self {
+    fn new(params: &Params, runs: Arc<AtomicU64>) -> Self {
         Self {
             blocks: Vec::new(),
             keep: params.block_count(),
+            runs,
         }
     }
 
-    /// Runs `f` with at least `count` blocks of working memory.
+    /// Runs `f` (one argon2 computation) with at least `count` blocks of working memory.
     pub(super) fn with<R>(&mut self, count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        self.runs.fetch_add(1, Ordering::Relaxed);
         if self.blocks.len() < count {
             self.blocks.resize(count, Block::default());
         }
@@ -169,12 +177,12 @@ struct Pool {
 }
 
 impl Pool {
-    fn start(workers: usize, params: &Params) -> Result<Self> {
+    fn start(workers: usize, params: &Params, runs: &Arc<AtomicU64>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..workers {
             let rx = Arc::clone(&rx);
-            let mut scratch = Scratch::new(params);
+            let mut scratch = Scratch::new(params, Arc::clone(runs));
             std::thread::Builder::new()
                 .name(format!("aegis-hash-{i}"))
                 .spawn(move || loop {
@@ -240,17 +248,19 @@ impl Hasher {
         } else {
             cfg.workers
         };
+        let argon2_runs = Arc::new(AtomicU64::new(0));
         let dummy = hash_blocking(
             &params,
             &crate::secret::random_token(),
-            &mut Scratch::new(&params),
+            &mut Scratch::new(&params, Arc::new(AtomicU64::new(0))),
         )?;
         Ok(Self {
-            pool: Arc::new(Pool::start(workers.max(1), &params)?),
+            pool: Arc::new(Pool::start(workers.max(1), &params, &argon2_runs)?),
             params,
             admission: Arc::new(Semaphore::new(workers + cfg.queue)),
             waiting: Arc::new(AtomicUsize::new(0)),
             dummy: dummy.into(),
+            argon2_runs,
         })
     }
 
@@ -296,42 +306,70 @@ impl Hasher {
     /// Checks a password against a stored hash in any supported format (see
     /// [`HashFormat`]); with `None` (unknown user or no password) it checks against a
     /// dummy hash so timing reveals nothing, and answers `ok: false`. A stored string
-    /// in no supported format, or past the work-factor bounds, answers `ok: false`
-    /// and logs a warning (never the hash). `needs_rehash` is false only for argon2id
-    /// with the current parameters.
+    /// in no supported format, or past the work-factor [`limits`], answers `ok: false`
+    /// and logs a warning (never the hash); so does a password no verifier is given
+    /// (longer than [`limits::MAX_PASSWORD_BYTES`], or costlier than the bound against
+    /// this hash). `needs_rehash` is false only for argon2id with the current parameters.
+    ///
+    /// Every check costs at least one argon2id hash with the current parameters: where
+    /// the stored hash is cheaper in the model (md5-crypt, a salted digest, a low-cost
+    /// import) or is not run at all, the dummy is verified too, on the same worker, so
+    /// the answer's timing does not tell an imported user from an unknown one.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verified> {
         let pw = password.0.clone();
         let (stored, real) = match stored {
             Some(s) => (s.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
+        let dummy = Arc::clone(&self.dummy);
         self.run(move |params, scratch| {
-            let parsed = match format::parse(&stored, &format::Limits::admitting(&params)) {
-                Ok(p) => p,
+            let limits = format::Limits::admitting(&params);
+            let refused = Verified {
+                ok: false,
+                needs_rehash: false,
+            };
+            let (verified, spent) = match format::parse(&stored, &limits) {
                 Err(refusal) => {
                     refusal.log();
-                    return Ok(Verified {
-                        ok: false,
-                        needs_rehash: false,
-                    });
+                    (refused, 0)
+                }
+                Ok(parsed) if !parsed.work().takes_password(pw.len(), &limits) => {
+                    tracing::debug!(format = %parsed.format(), "password too long to verify against the stored hash");
+                    (refused, 0)
+                }
+                Ok(parsed) => {
+                    let ok = verify_parsed(&parsed, pw.as_bytes(), scratch);
+                    let verified = Verified {
+                        ok: ok && real,
+                        needs_rehash: !parsed.is_current(&params),
+                    };
+                    (verified, parsed.work().cost_ns(pw.len()))
                 }
             };
-            // The verifiers are bounded and checked, but a panic in a foreign-format
-            // crate must still end as a failed login, not a failed request.
-            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                parsed.verify(pw.as_bytes(), scratch)
-            }))
-            .unwrap_or_else(|_| {
-                tracing::warn!(format = %parsed.format(), "password verifier panicked");
-                false
-            });
-            Ok(Verified {
-                ok: ok && real,
-                needs_rehash: !parsed.is_current(&params),
-            })
+            if spent < limits.floor_ns {
+                if let Ok(parsed) = format::parse(&dummy, &limits) {
+                    verify_parsed(&parsed, pw.as_bytes(), scratch);
+                }
+            }
+            Ok(verified)
         })
         .await
     }
+
+    /// argon2 computations run so far.
+    #[cfg(test)]
+    fn argon2_runs(&self) -> u64 {
+        self.argon2_runs.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs the verifier. The verifiers are bounded and checked, but a panic in a
+/// foreign-format crate must still end as a failed login, not a failed request.
+fn verify_parsed(parsed: &format::Parsed<'_>, pw: &[u8], scratch: &mut Scratch) -> bool {
+    std::panic::catch_unwind(AssertUnwindSafe(|| parsed.verify(pw, scratch))).unwrap_or_else(|_| {
+        tracing::warn!(format = %parsed.format(), "password verifier panicked");
+        false
+    })
 }
 
 fn hash_blocking(params: &Params, pw: &str, scratch: &mut Scratch) -> Result<String> {

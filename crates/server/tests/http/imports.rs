@@ -763,11 +763,68 @@ async fn every_format_logs_in_and_is_rehashed(srv: Srv) {
     }
 }
 
+/// A complete hash past the work-factor limits fails its row, whatever the mapping's own
+/// parameter ranges let through: Pangea's `iterations` stop at 1,500,000, and so does
+/// a `$pbkdf2-sha512$i=…$` string in the file (it took 10,000,000 before).
+async fn costly_hashes_fail_their_rows(srv: Srv) {
+    let admin = token(&srv, "admin@example.org", Role::Admin).await;
+    let good = "$pbkdf2-sha512$i=1000,l=32$9UzWygkFZ+7okXKS49vRVQ$IchnEU4hJ1HDfRxvDxKgcqJHsblmeh3fRWBUwhH0pWg";
+    let costly = good.replace("i=1000,", "i=10000000,");
+    let over = good.replace("i=1000,", "i=1500001,");
+    let csv = format!(
+        "email,first_name,pw\nok@example.org,A,\"{good}\"\ncostly@example.org,B,\"{costly}\"\nover@example.org,C,\"{over}\"\n"
+    );
+    let r = upload(&srv, &admin, csv).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let source = r.body["result"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut pw = mapping("pw", "password", "string");
+    pw["pangea_field"]["password_hash_params"] = json!({"algorithm": "PBKDF2"});
+    let mappings = json!([
+        mapping("email", "email", "email"),
+        mapping("first_name", "first_name", "string"),
+        pw
+    ]);
+    let r = start(&srv, &admin, &source, mappings).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.body["result"]["id"].as_str().unwrap().to_owned();
+    let done = wait(&srv, &admin, &id, json!({"verbose_failed": true})).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(done["summary"]["successful"], 1, "{done}");
+    assert_eq!(done["summary"]["failed"], 2, "{done}");
+    let messages: Vec<&str> = done["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "row 2: password: the hash's work factor is over the limits",
+            "row 3: password: the hash's work factor is over the limits",
+        ]
+    );
+    assert_eq!(
+        login(&srv, "ok@example.org", "correct horse battery staple").await,
+        200
+    );
+    assert!(srv
+        .state
+        .aegis
+        .find_user("costly@example.org")
+        .await
+        .is_err());
+}
+
 both!(
     upload_import_and_log_in,
     upload_and_mapping_errors,
     many_rows_with_bad_ones,
     every_format_logs_in_and_is_rehashed,
+    costly_hashes_fail_their_rows,
 );
 
 mod upload_limit {

@@ -15,7 +15,8 @@ use crate::pangea::service_token;
 both!(
     documented_routes_are_the_served_routes,
     every_operation_has_its_schemas,
-    nul_characters_are_refused_cleanly
+    nul_characters_are_refused_cleanly,
+    hash_param_ranges_are_the_cores
 );
 
 /// Routes aegis must serve and document, by dialect (the specs' endpoint lists).
@@ -475,4 +476,26 @@ fn no_route_escapes_the_document() {
         "undocumented routes:\n{}",
         found.join("\n")
     );
+}
+
+/// Pangea's `password_hash_params` ranges are documented as the core's limits table
+/// has them (utoipa takes literals, so this keeps the two from drifting).
+async fn hash_param_ranges_are_the_cores(srv: Srv) {
+    use aegis_core::password::limits;
+    let doc = document(&srv).await;
+    let props = &doc["components"]["schemas"]["PangeaPasswordHashParams"]["properties"];
+    for (key, max) in [
+        ("iterations", u64::from(limits::MAX_ITERATIONS)),
+        ("key_length", u64::from(limits::MAX_KEY_LENGTH)),
+        ("memory", u64::from(limits::MAX_MEMORY_KIB)),
+        ("parallelism", u64::from(limits::MAX_PARALLELISM)),
+        ("block_size", u64::from(limits::MAX_BLOCK_SIZE)),
+        ("cost_factor", limits::MAX_COST_FACTOR),
+    ] {
+        assert_eq!(
+            props[key]["maximum"].as_f64(),
+            Some(max as f64),
+            "{key}: {props}"
+        );
+    }
 }

@@ -11,6 +11,10 @@ use aegis_core::import::{
     neutralise_formula, HashAlgorithm, HashParams, ImportJob, Mapping, MappingError, RowReport,
     RowStatus, SaltOrder, SourceFormat, Target,
 };
+use aegis_core::password::limits::{
+    MAX_BLOCK_SIZE, MAX_COST_FACTOR, MAX_ITERATIONS, MAX_KEY_LENGTH, MAX_MEMORY_KIB,
+    MAX_PARALLELISM,
+};
 use aegis_core::password::DigestAlg;
 use aegis_core::query::{Order, Value as Q};
 use aegis_core::service::StartImportError;
@@ -227,7 +231,8 @@ struct MappedPangeaField {
     password_hash_params: Option<HashParamsDoc>,
 }
 
-// Mirrors `hash_params`.
+// Mirrors `hash_params`; the maxima are `aegis_core::password::limits`' (utoipa takes
+// literals only; the openapi HTTP test compares them).
 /// `password_hash_params` (spec §6.2).
 #[derive(Serialize, ToSchema)]
 #[schema(as = PangeaPasswordHashParams)]
@@ -796,12 +801,16 @@ fn hash_params(body: &mut Body, obj: &Map<String, Value>, path: &str) -> Option<
     };
     let mut p = HashParams::new(algorithm.unwrap_or(HashAlgorithm::Bcrypt));
     let u32_of = |n: Option<u64>| n.and_then(|n| u32::try_from(n).ok());
-    p.iterations = u32_of(int_param(body, obj, "iterations", path, 1, 1_500_000));
-    p.key_length = u32_of(int_param(body, obj, "key_length", path, 1, 1024));
-    p.memory = u32_of(int_param(body, obj, "memory", path, 1, 65_536));
-    p.parallelism = u32_of(int_param(body, obj, "parallelism", path, 1, 4));
-    p.block_size = u32_of(int_param(body, obj, "block_size", path, 1, 8));
-    if let Some(n) = int_param(body, obj, "cost_factor", path, 2, 1 << 40) {
+    // The ranges are the core's table (the same the mapping check applies).
+    let range = |body: &mut Body, key: &str, max: u32| {
+        u32_of(int_param(body, obj, key, path, 1, u64::from(max)))
+    };
+    p.iterations = range(body, "iterations", MAX_ITERATIONS);
+    p.key_length = range(body, "key_length", MAX_KEY_LENGTH);
+    p.memory = range(body, "memory", MAX_MEMORY_KIB);
+    p.parallelism = range(body, "parallelism", MAX_PARALLELISM);
+    p.block_size = range(body, "block_size", MAX_BLOCK_SIZE);
+    if let Some(n) = int_param(body, obj, "cost_factor", path, 2, MAX_COST_FACTOR) {
         if n.is_power_of_two() {
             p.cost_factor = Some(n);
         } else {
