@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aegis_core::import::mapping::FieldMapping;
+use aegis_core::import::mapping::{FieldMapping, MappingErrorKind};
 use aegis_core::import::{
     dry_run, neutralise_formula, scan_fields, HashAlgorithm, HashParams, JobStatus, Mapping,
     MappingError, RowInput, RowStatus, SourceFormat, Target, SAMPLE_BYTES,
@@ -29,6 +29,8 @@ pub struct ImportArgs {
     pub mapping: Option<std::path::PathBuf>,
     pub name: Option<String>,
     pub dry_run: bool,
+    /// Failed rows do not make the exit status non-zero.
+    pub allow_failed_rows: bool,
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -93,13 +95,56 @@ fn mapping_for(path: Option<&Path>, header: &[String]) -> anyhow::Result<Mapping
     Ok(Mapping { fields, password })
 }
 
-fn explain(e: &MappingError, mapping: &Mapping) -> String {
+/// What is wrong with a mapping, and what to do about it, in words.
+fn explain(e: &MappingError, mapping: &Mapping, header: &[String]) -> String {
     let at = e
         .index
         .and_then(|i| mapping.fields.get(i))
         .map(|f| format!(" (column {:?} → {})", f.column, f.target.name()))
         .unwrap_or_default();
-    format!("the mapping is not usable: {:?}{at}", e.kind)
+    let what = match &e.kind {
+        MappingErrorKind::NoEmail => {
+            let seen = header
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // One column holding another separator: the file is not comma-separated.
+            let other = match header {
+                [only] => [';', '\t', '|']
+                    .into_iter()
+                    .find(|d| only.contains(*d))
+                    .map(|d| {
+                        format!(
+                            "; the header is one column that contains {d:?}: CSV files are read \
+                             with ',' as the delimiter, so save the file comma-separated"
+                        )
+                    })
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            format!(
+                "no column holds the email: add an `email` column, or map one to `email` with \
+                 --mapping FILE (columns seen, with ',' as the delimiter: {seen}){other}"
+            )
+        }
+        MappingErrorKind::Duplicate => "two columns map to the same field".into(),
+        MappingErrorKind::BadProfileKey => "a profile key that is not allowed".into(),
+        MappingErrorKind::NoHashParams => {
+            "a password column needs hash parameters in the mapping (`password`)".into()
+        }
+        MappingErrorKind::BadHashParams(reason) => format!("bad hash parameters: {reason}"),
+        MappingErrorKind::UnknownColumn => "the column is not in the file's header".into(),
+    };
+    format!("the mapping is not usable: {what}{at}")
+}
+
+/// The outcome of an import with failed rows, unless they are allowed.
+fn failed_rows(failed: u64, allow: bool) -> anyhow::Result<()> {
+    if failed > 0 && !allow {
+        bail!("{failed} rows failed (--allow-failed-rows accepts that)");
+    }
+    Ok(())
 }
 
 /// Runs `aegis import`.
@@ -121,7 +166,7 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     let mapping = mapping_for(args.mapping.as_deref(), &header)?;
     let compiled = mapping
         .compile(&header)
-        .map_err(|e| anyhow::anyhow!(explain(&e, &mapping)))?;
+        .map_err(|e| anyhow::anyhow!(explain(&e, &mapping, &header)))?;
     if args.dry_run {
         let file = tokio::fs::File::open(&args.file).await?;
         let pb = bar(size, "checking");
@@ -155,7 +200,7 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
             counters.failed,
             started.elapsed().as_secs_f64()
         );
-        return Ok(());
+        return failed_rows(counters.failed, args.allow_failed_rows);
     }
     drop(compiled);
     let state = aegis_server::bootstrap::state(config, Arc::new(SystemClock)).await?;
@@ -198,7 +243,7 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
         .start_import(&actor, &name, source.id, mapping.clone())
         .await
         .map_err(|e| match e {
-            StartImportError::Mapping(e) => anyhow::anyhow!(explain(&e, &mapping)),
+            StartImportError::Mapping(e) => anyhow::anyhow!(explain(&e, &mapping, &header)),
             StartImportError::Other(e) => anyhow::anyhow!("{e}"),
         })?;
     let work = || {
@@ -274,5 +319,5 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
             job.error.as_deref().unwrap_or("unknown reason")
         );
     }
-    Ok(())
+    failed_rows(c.failed, args.allow_failed_rows)
 }

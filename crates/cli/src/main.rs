@@ -90,6 +90,10 @@ enum Command {
         /// Validate every row without writing anything.
         #[arg(long)]
         dry_run: bool,
+        /// Exit with success even when rows failed (by default failed rows
+        /// make the exit status non-zero, after the summary).
+        #[arg(long)]
+        allow_failed_rows: bool,
     },
 }
 
@@ -153,10 +157,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
 /// full queue (128k lines) makes the logging thread wait. Dropping the guard
 /// writes out what is queued; tracing-appender gives that one second, so a
 /// backlog behind a stalled stderr at exit can lose its last lines.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+///
+/// `default` is the level when `AEGIS_LOG` is unset: `info` for the server,
+/// `warn` for one-shot commands, whose own output (a progress bar, a summary)
+/// INFO lines would break into.
+fn init_logging(format: LogFormat, default: &str) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("AEGIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
@@ -205,7 +213,11 @@ fn main() -> ExitCode {
             }
         };
     }
-    let logs = init_logging(config.log_format);
+    let level = match cli.command {
+        Command::Serve { .. } | Command::Migrate => "info",
+        _ => "warn",
+    };
+    let logs = init_logging(config.log_format, level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -253,6 +265,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             mapping,
             name,
             dry_run,
+            allow_failed_rows,
         } => {
             import::run(
                 config,
@@ -262,6 +275,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     mapping,
                     name,
                     dry_run,
+                    allow_failed_rows,
                 },
             )
             .await

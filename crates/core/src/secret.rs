@@ -13,6 +13,19 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `prefix` + 32 lowercase base32 characters: 160 random bits (the Pangea
+/// id forms of login codes, `pmc_`, and refresh tokens, `ptr_`).
+pub fn prefixed_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "{prefix}{}",
+        data_encoding::BASE32_NOPAD
+            .encode(&bytes)
+            .to_ascii_lowercase()
+    )
+}
+
 /// The SHA-256 of a secret: the only form in which tokens are stored.
 pub fn hash_token(token: &str) -> [u8; 32] {
     sha256(token.as_bytes())

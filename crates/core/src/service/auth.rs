@@ -14,7 +14,7 @@ use crate::api_token;
 use crate::error::{AuthFailure, Error, Result};
 use crate::identity::fold;
 use crate::password::Password;
-use crate::secret::{hash_token, random_token};
+use crate::secret::{hash_token, prefixed_token};
 use crate::session::{RefreshToken, Session};
 use crate::store::{AdminGuard, Invalidation};
 use crate::telemetry;
@@ -28,6 +28,8 @@ const MAX_BEARER_LEN: usize = 4096;
 const MAX_IDENTIFIER_BYTES: usize = 1024;
 /// Longest password looked at (bytes; the policy allows 256 characters).
 const MAX_PASSWORD_BYTES: usize = 4096;
+/// What every refresh token starts with.
+const REFRESH_PREFIX: &str = "ptr_";
 /// Minimum spacing of `last_used_at` writes for one API token.
 const TOUCH_EVERY_S: i64 = 60;
 
@@ -523,7 +525,9 @@ impl Aegis {
         session: &Session,
         now: DateTime<Utc>,
     ) -> (String, RefreshToken) {
-        let secret = random_token();
+        // Pangea's refresh-token form (pangea-authn §5.1), for every dialect:
+        // opaque, 160 random bits.
+        let secret = prefixed_token(REFRESH_PREFIX);
         let expires = now + Duration::seconds(self.config.refresh_ttl_s as i64);
         let record = RefreshToken {
             hash: hash_token(&secret),
@@ -906,6 +910,19 @@ impl Aegis {
             .filter(|s| s.is_live(now) && owner.is_none_or(|o| o == s.user_id))
             .ok_or(Error::NotFound("session"))?;
         self.revoke_session(session_id).await
+    }
+
+    /// The owner of a live session (admins): what a logout naming a session
+    /// ends. `None` when there is no such live session.
+    pub async fn session_owner(&self, actor: &super::Actor, sid: Uuid) -> Result<Option<Uuid>> {
+        crate::authz::require(actor.rights(), crate::authz::Capability::Administer)?;
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .find_session(sid)
+            .await?
+            .filter(|s| s.is_live(now))
+            .map(|s| s.user_id))
     }
 
     /// Ends every session of a user (admins).

@@ -3,8 +3,6 @@
 //! within two minutes, for fresh tokens of the session the login opened.
 
 use chrono::Duration;
-use data_encoding::BASE32_NOPAD;
-use rand::RngCore;
 
 use super::auth::{Login, TokenPair};
 use super::Aegis;
@@ -26,12 +24,7 @@ fn invalid() -> Error {
 
 /// A fresh code: `pmc_` + 32 lowercase base32 characters from the OS RNG.
 fn new_code() -> String {
-    let mut bytes = [0u8; CODE_CHARS * 5 / 8];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "{PREFIX}{}",
-        BASE32_NOPAD.encode(&bytes).to_ascii_lowercase()
-    )
+    crate::secret::prefixed_token(PREFIX)
 }
 
 /// True for text of the form [`new_code`] makes; anything else is not looked up.
@@ -109,6 +102,7 @@ impl Aegis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use data_encoding::BASE32_NOPAD;
 
     #[test]
     fn codes_are_pmc_and_160_bits() {

@@ -439,7 +439,9 @@ async fn nul_characters_are_refused_cleanly(srv: Srv) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
+    // A passkey sign-in begins alike for every identifier (nothing is looked
+    // up); the identifier sealed in names nobody, so no passkey finishes it.
+    assert_eq!(res.status(), 200);
 }
 
 /// Routes are declared only through `utoipa_axum::routes!` (documented by

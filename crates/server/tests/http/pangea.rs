@@ -296,6 +296,43 @@ async fn sessions(srv: Srv) {
     .await);
     assert_eq!(srv.call("GET", "/me", Some(&pia), None).await.status, 401);
     assert_eq!(srv.call("GET", "/me", Some(&p2), None).await.status, 401);
+    // issue 15 §10: any identity of Pangea's pattern (the SDK's own tests
+    // send such values): one that names nobody ends nothing and is a
+    // success; a token names its user, as a session id does.
+    for nobody in [
+        "some-user",
+        "user:42",
+        "a b/c.d_e'f",
+        "pui_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        ok(&v2(
+            &srv,
+            "/v2/session/logout",
+            &admin,
+            json!({"user_id": nobody}),
+        )
+        .await);
+    }
+    let p3 = srv.argon_login("pia@example.com").await;
+    ok(&v2(
+        &srv,
+        "/v2/session/logout",
+        &admin,
+        json!({"user_id": p3.clone()}),
+    )
+    .await);
+    assert_eq!(srv.call("GET", "/me", Some(&p3), None).await.status, 401);
+    invalid(
+        &v2(
+            &srv,
+            "/v2/session/logout",
+            &admin,
+            json!({"user_id": "a;b"}),
+        )
+        .await,
+        "DoesNotMatchPattern",
+        "/user_id",
+    );
     let view = service_token(&srv, "viewer@example.com", Role::View).await;
     status(
         &v2(

@@ -106,6 +106,15 @@ async fn exchange_once_for_working_tokens(srv: Srv) {
     assert_ne!(active, login.tokens.access_token);
     assert_ne!(refresh, login.tokens.refresh_token);
     assert_eq!(res["refresh_token"]["id"], session.as_str());
+    // pangea-authn §5.1: `ptr_` + 32 base32 characters.
+    let form = refresh.strip_prefix("ptr_").unwrap_or_default();
+    assert!(
+        form.len() == 32
+            && form
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)),
+        "{refresh}"
+    );
 
     // Once only.
     invalid_code(&v2(&srv, USERINFO, &client, json!({"code": code})).await);

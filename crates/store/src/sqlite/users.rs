@@ -65,7 +65,7 @@ pub(super) async fn insert(pool: &SqlitePool, user: &NewUser) -> Result<User> {
     match try_insert(pool, user).await {
         Ok(row) => Ok(row.into_user()?.0),
         Err(e) if is_unique_violation(&e) => {
-            Err(conflict(pool, user.id, Some(&user.username)).await)
+            Err(conflict(pool, user.id, Some(&user.username), user.email.as_ref()).await)
         }
         Err(e) => Err(internal(e)),
     }
@@ -126,7 +126,14 @@ async fn insert_identifiers(conn: &mut SqliteConnection, row: &UserRow) -> sqlx:
 
 /// Names the field of a unique violation (already rolled back): the username
 /// when another user holds it, else the email.
-async fn conflict(pool: &SqlitePool, id: Uuid, username: Option<&Username>) -> Error {
+async fn conflict(
+    pool: &SqlitePool,
+    id: Uuid,
+    username: Option<&Username>,
+    email: Option<&Email>,
+) -> Error {
+    // A username that is the email (the default) is the email's conflict.
+    let username = username.filter(|u| email.is_none_or(|e| e.as_str() != u.as_str()));
     if let Some(username) = username {
         // The username, or a look-alike of it, is another user's.
         let keys = IdentifierKeys::of(username.as_str());
@@ -193,9 +200,13 @@ pub(super) async fn update(
         Ok(Outcome::Done(row)) => Ok(row.into_user()?.0),
         Ok(Outcome::Missing) => Err(Error::NotFound("user")),
         Ok(Outcome::LastAdmin) => Err(Error::LastAdmin),
-        Err(e) if is_unique_violation(&e) => {
-            Err(conflict(pool, id, update.username.as_ref()).await)
-        }
+        Err(e) if is_unique_violation(&e) => Err(conflict(
+            pool,
+            id,
+            update.username.as_ref(),
+            update.email.as_ref().and_then(Option::as_ref),
+        )
+        .await),
         Err(e) => Err(internal(e)),
     }
 }

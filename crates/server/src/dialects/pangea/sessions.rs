@@ -146,11 +146,21 @@ request_schema! {
 }
 
 request_schema! {
-    /// `session/logout` (spec §7.2): every session of the user.
+    /// `session/logout` (spec §7.2): every session of the user the identity
+    /// names (a `pui_` id, a session id, or a token); one naming nobody ends
+    /// nothing.
     UserIdBody as PangeaSessionLogoutRequest {
-        #[schema(pattern = "^pui_[a-z2-7]{32}$")]
+        #[schema(pattern = "^[a-zA-Z0-9 '.:/_-]+$")]
         user_id: String,
     }
+}
+
+/// `session/logout`'s `user_id` (spec §7.2, Pangea's schema): any string of
+/// `^[a-zA-Z0-9 '.:/_-]+$`.
+fn logout_identity(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" '.:/_-".contains(&b))
 }
 
 /// A token in the body that does not (or no longer) work.
@@ -317,7 +327,6 @@ async fn admin_invalidate(State(s): State<AppState>, req: Request) -> Response {
         (status = 400, description = "`ValidationError`: the body breaks the schema", body = BadRequest),
         (status = 401, description = "`Unauthorized`: no valid Bearer", body = Unauthorized),
         (status = 403, description = "`Forbidden`: the Bearer's role may not call this endpoint", body = Forbidden),
-        (status = 404, description = "`UserNotFound`", body = NotFound),
         (status = 413, description = "`PayloadTooLarge`: the body is over the limit", body = TooLarge)))]
 async fn admin_logout(State(s): State<AppState>, req: Request) -> Response {
     run(
@@ -326,13 +335,25 @@ async fn admin_logout(State(s): State<AppState>, req: Request) -> Response {
         Access::Service(Capability::Administer),
         |mut call: Call| async move {
             let user = call.body.req_string("user_id");
-            call.body.pattern("user_id", &user, |s| {
-                !matches!(ids::decode(ids::USER, s), Err(ids::IdError::Pattern))
-            });
+            call.body.pattern("user_id", &user, logout_identity);
             let call = finish(call)?;
-            let user = ids::decode(ids::USER, user.as_deref().unwrap_or_default())
-                .map_err(|_| Failure::user_not_found())?;
-            call.state.aegis.logout_user(&call.actor(), user).await?;
+            let text = user.unwrap_or_default();
+            let (aegis, actor) = (&call.state.aegis, call.actor());
+            // The user the identity names: a user id, a session id, or a
+            // live token of theirs. One that names nobody ends nothing.
+            let owner = if let Ok(id) = ids::decode(ids::USER, &text) {
+                Some(id)
+            } else if let Ok(sid) = ids::decode(ids::TOKEN, &text) {
+                aegis.session_owner(&actor, sid).await?
+            } else {
+                aegis.inspect_token(&text).await.ok().map(|t| t.user.id)
+            };
+            if let Some(id) = owner {
+                match aegis.logout_user(&actor, id).await {
+                    Err(Error::NotFound(_)) => {}
+                    other => other?,
+                }
+            }
             Ok(("Sessions ended".into(), json!({})))
         },
     )
