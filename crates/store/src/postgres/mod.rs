@@ -43,6 +43,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::error::{internal, DbResultExt};
+use crate::StoreOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -57,15 +58,29 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to the database a `postgres://` URL names and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with_options(url, StoreOptions::default()).await
+    }
+
+    /// [`PgStore::open`] with explicit [`StoreOptions`].
+    pub async fn open_with_options(url: &str, store: StoreOptions) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| Error::invalid("database", "not a valid PostgreSQL URL"))?;
-        Self::open_with(options).await
+        Self::connect(options, store).await
     }
 
     /// Like [`PgStore::open`], with explicit connect options (e.g. a `search_path`).
     pub async fn open_with(options: PgConnectOptions) -> Result<Self> {
+        Self::connect(options, StoreOptions::default()).await
+    }
+
+    /// Opens the store with explicit connect and [`StoreOptions`]. `timeout`
+    /// bounds every wait for a connection, connecting included: with the
+    /// server down a call fails as `Unavailable` within it (sqlx's default
+    /// waits 30 s) and the pool reconnects by itself once the server is back.
+    pub async fn connect(options: PgConnectOptions, store: StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .acquire_timeout(store.timeout)
             .connect_with(options.clone())
             .await
             .map_err(internal)?;
@@ -74,7 +89,7 @@ impl PgStore {
             Error::internal("migration failed")
         })?;
         let (invalidations, _) = broadcast::channel(1024);
-        let listener = listener::start(options, invalidations.clone()).await?;
+        let listener = listener::start(options, store.timeout, invalidations.clone()).await?;
         Ok(Self {
             pool,
             invalidations,
