@@ -14,6 +14,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cluster;
+
 use std::str::FromStr;
 
 use aegis_core::{Error, Result};
