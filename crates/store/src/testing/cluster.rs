@@ -58,10 +58,7 @@ impl ScratchCluster {
             return Ok(None);
         };
         let as_postgres = is_root().await;
-        let dir = std::env::temp_dir().join(format!(
-            "aegis-pg-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let dir = std::env::temp_dir().join(format!("aegis-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&dir)?;
         let cluster = Self {
             dir,
@@ -144,7 +141,9 @@ impl ScratchCluster {
             Command::new(path)
         };
         // The server must not inherit a test's PG* variables.
-        cmd.env_remove("PGDATA").env_remove("PGPORT").env_remove("PGHOST");
+        cmd.env_remove("PGDATA")
+            .env_remove("PGPORT")
+            .env_remove("PGHOST");
         Cmd(cmd)
     }
 }
@@ -237,5 +236,7 @@ async fn is_root() -> bool {
 
 /// A port nobody listens on right now.
 fn free_port() -> io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

@@ -47,7 +47,11 @@ async fn postgres_outage_is_unavailable_and_heals() {
         let started = Instant::now();
         assert_unavailable("get_user", store.get_user(user.id).await);
         assert_unavailable("ping", store.ping().await);
-        assert!(started.elapsed() < BOUND * 2, "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < BOUND * 2,
+            "took {:?}",
+            started.elapsed()
+        );
     }
     // The listener lost its connection, but nothing can change in a database
     // that is away: the caches are kept (no flush) until it is back.
