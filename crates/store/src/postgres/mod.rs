@@ -42,7 +42,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::error::{internal, DbResultExt};
+use crate::error::{internal, is_unavailable, DbResultExt};
 use crate::StoreOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -77,13 +77,13 @@ impl PgStore {
     /// bounds every wait for a connection, connecting included: with the
     /// server down a call fails as `Unavailable` within it (sqlx's default
     /// waits 30 s) and the pool reconnects by itself once the server is back.
+    /// Opening waits up to [`STARTUP_WAIT`] for a server that is not up yet.
     pub async fn connect(options: PgConnectOptions, store: StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(store.timeout)
-            .connect_with(options.clone())
-            .await
-            .map_err(internal)?;
+            .connect_lazy_with(options.clone());
+        wait_for_server(&pool).await?;
         MIGRATOR.run(&pool).await.map_err(|e| {
             tracing::error!(error = %e, "PostgreSQL migration failed");
             Error::internal("migration failed")
@@ -127,6 +127,27 @@ impl PgStore {
         query: &UserQuery,
     ) -> Result<(Page<User>, Vec<(String, Duration)>)> {
         user_query::timed(&self.pool, query).await
+    }
+}
+
+/// How long opening the store waits for a server that does not answer yet
+/// (one started at the same time, as a compose file does).
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// Returns once the server gives a connection; an unreachable server is tried
+/// again until [`STARTUP_WAIT`] is over, anything else (a wrong password, an
+/// unknown database) fails at once.
+async fn wait_for_server(pool: &PgPool) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_unavailable(&e) && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "waiting for the database");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(internal(e)),
+        }
     }
 }
 

@@ -125,3 +125,26 @@ async fn sqlite_locked_database_is_unavailable_not_stuck() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_opens_once_the_server_is_up() {
+    let Some(cluster) = ScratchCluster::create().await.unwrap() else {
+        eprintln!("skipping: no PostgreSQL server binaries (initdb, pg_ctl)");
+        return;
+    };
+    cluster.stop().await.unwrap();
+    // Started with the server still down (as a compose file starts both):
+    // opening waits for it rather than failing after the request timeout.
+    let url = cluster.url();
+    let opening = tokio::spawn(async move { PgStore::open_with_options(&url, OPTIONS).await });
+    tokio::time::sleep(OPTIONS.timeout * 2).await;
+    assert!(!opening.is_finished(), "gave up before the server came");
+    cluster.start().await.unwrap();
+    let store = tokio::time::timeout(Duration::from_secs(30), opening)
+        .await
+        .expect("opened once the server is up")
+        .unwrap()
+        .unwrap();
+    store.ping().await.unwrap();
+    store.close().await;
+}
