@@ -77,7 +77,7 @@ impl PgStore {
     /// bounds every wait for a connection, connecting included: with the
     /// server down a call fails as `Unavailable` within it (sqlx's default
     /// waits 30 s) and the pool reconnects by itself once the server is back.
-    /// Opening waits up to [`STARTUP_WAIT`] for a server that is not up yet.
+    /// Opening waits up to 30 s for a server that is not up yet.
     pub async fn connect(options: PgConnectOptions, store: StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
