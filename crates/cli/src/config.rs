@@ -398,6 +398,21 @@ mod tests {
     }
 
     #[test]
+    fn database_timeout_loads_from_file_and_env() {
+        assert_eq!(load_toml("", &[]).unwrap().database_timeout_ms, 2000);
+        let c = load_toml("database_timeout_ms = 1500\n", &[]).unwrap();
+        assert_eq!(c.database_timeout_ms, 1500);
+        let c = load_toml(
+            "database_timeout_ms = 1500\n",
+            &[("AEGIS_DATABASE_TIMEOUT_MS", "800")],
+        )
+        .unwrap();
+        assert_eq!(c.database_timeout_ms, 800);
+        let e = err("database_timeout_ms = 0\n", &[]);
+        assert!(e.contains("database_timeout_ms"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let e = err("[throttle]\nip_failures = \"many\"\n", &[]);
         assert!(e.contains("`throttle.ip_failures`"), "{e}");

@@ -95,7 +95,7 @@ pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
 pub async fn state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     ensure_data_dir(&config)?;
     let url = config.database_url();
-    let store = aegis_store::connect(&url)
+    let store = aegis_store::connect_with(&url, config.store_options())
         .await
         .map_err(|e| anyhow::anyhow!("opening the database: {e}"))?;
     state_with_store(config, store, clock).await

@@ -18,6 +18,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default: SQLite in the data directory.
     pub database: Option<String>,
+    /// How long a request waits for the database (a connection, connecting
+    /// included, or SQLite's write lock) before it fails as unavailable (503
+    /// with `Retry-After`), in milliseconds.
+    pub database_timeout_ms: u64,
     /// Public base URL (used in problem `instance` fields); default: from `Host`.
     pub public_url: Option<String>,
     /// Key-encryption key (base64 of 32 bytes); default: a 0600 file in the data dir.
@@ -77,6 +81,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database: None,
+            database_timeout_ms: 2000,
             public_url: None,
             kek: None,
             trusted_proxies: Vec::new(),
@@ -105,6 +110,12 @@ impl Config {
                     "must be a sqlite://… or postgres://… URL",
                 ));
             }
+        }
+        if !(1..=600_000).contains(&self.database_timeout_ms) {
+            return Err(ConfigError::new(
+                "database_timeout_ms",
+                "must be between 1 and 600000 milliseconds",
+            ));
         }
         if let Some(kek) = &self.kek {
             aegis_core::keys::Kek::from_base64(kek)
@@ -174,6 +185,13 @@ impl Config {
             }
         }
         keys
+    }
+
+    /// How the store treats a database that does not answer.
+    pub fn store_options(&self) -> aegis_store::StoreOptions {
+        aegis_store::StoreOptions {
+            timeout: std::time::Duration::from_millis(self.database_timeout_ms),
+        }
     }
 
     /// The database URL in force.
@@ -340,7 +358,29 @@ mod tests {
         let mut config = Config::default();
         config.core.passkeys.origin = "not a url".into();
         assert_eq!(config.validate().unwrap_err().key, "passkeys.origin");
+        let config = Config {
+            database_timeout_ms: 0,
+            ..Config::default()
+        };
+        assert_eq!(config.validate().unwrap_err().key, "database_timeout_ms");
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn database_timeout_defaults_to_two_seconds() {
+        let config = Config::default();
+        assert_eq!(
+            config.store_options().timeout,
+            std::time::Duration::from_secs(2)
+        );
+        let config = Config {
+            database_timeout_ms: 350,
+            ..Config::default()
+        };
+        assert_eq!(
+            config.store_options().timeout,
+            std::time::Duration::from_millis(350)
+        );
     }
 
     #[test]

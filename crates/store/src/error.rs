@@ -4,10 +4,53 @@
 
 use aegis_core::{Error, Result};
 
-/// Logs a database failure and turns it into an opaque internal error.
+/// What `Retry-After` says when the database does not answer: long enough
+/// for a restart or a fail-over to be worth waiting for, short enough that
+/// clients come back soon after it.
+pub(crate) const RETRY_AFTER_S: u64 = 5;
+
+/// Logs a database failure and turns it into a core error: `Unavailable` when
+/// the database cannot be reached in time (see [`is_unavailable`]), else an
+/// opaque internal error.
 pub(crate) fn internal(e: sqlx::Error) -> Error {
+    if is_unavailable(&e) {
+        tracing::warn!(error = %e, "database unavailable");
+        return Error::Unavailable {
+            retry_after: RETRY_AFTER_S,
+        };
+    }
     tracing::error!(error = %e, "database error");
     Error::internal("database error")
+}
+
+/// True when the failure says nothing about the request, only that the
+/// database is away or busy for now: no connection within the pool's acquire
+/// timeout, a connection that broke, a server shutting down, starting up or
+/// out of connections (SQLSTATE classes 08 and 57P, 53300), a statement
+/// cancelled by its timeout (57014), or a SQLite file locked by another
+/// writer past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(d) => {
+            if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                let code = pg.code();
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || matches!(code, "53300" | "57014")
+            } else if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The primary result code is the low byte of the extended one.
+                let primary = d
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map(|c| c & 0xff);
+                matches!(primary, Some(5 | 6))
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
 }
 
 /// True when the error is a unique-constraint violation.
@@ -33,10 +76,11 @@ fn unstorable() -> Error {
 
 /// Conversions of sqlx results into core results.
 pub(crate) trait DbResultExt<T> {
-    /// Every error is internal.
+    /// `RowNotFound` is `NotFound`, an unreachable database `Unavailable`,
+    /// anything else internal.
     fn db(self) -> Result<T>;
     /// A unique violation is `Conflict { field }`, a missing referenced row
-    /// `NotFound(parent)`; everything else is internal.
+    /// `NotFound(parent)`; everything else as [`DbResultExt::db`].
     fn on_insert(self, field: &'static str, parent: &'static str) -> Result<T>;
 }
 

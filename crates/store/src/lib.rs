@@ -17,11 +17,30 @@ pub mod testing;
 mod user_query;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aegis_core::{Error, Result, Store};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// How long the store waits for a database that does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The longest a statement waits for a connection (a new one included, so
+    /// it bounds connecting to a server that is down or unreachable) and, on
+    /// SQLite, for another writer's lock. Past it the call fails with
+    /// [`Error::Unavailable`] instead of piling requests up.
+    pub timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
 
 /// The backend a database URL names.
 enum Backend {
@@ -47,9 +66,14 @@ fn backend(url: &str) -> Result<Backend> {
 /// `sqlite://path`, `sqlite:path` or `sqlite::memory:` for SQLite,
 /// `postgres://…` or `postgresql://…` for PostgreSQL.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    connect_with(url, StoreOptions::default()).await
+}
+
+/// [`connect`] with explicit [`StoreOptions`].
+pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>> {
     Ok(match backend(url)? {
-        Backend::Sqlite => Arc::new(SqliteStore::open(url).await?),
-        Backend::Postgres => Arc::new(PgStore::open(url).await?),
+        Backend::Sqlite => Arc::new(SqliteStore::open_with_options(url, options).await?),
+        Backend::Postgres => Arc::new(PgStore::open_with_options(url, options).await?),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Helpers for tests that need a PostgreSQL database of their own: each test
 //! gets a fresh schema, so suites can run in parallel against one server.
+//! Tests that stop and start the database use a [`cluster::ScratchCluster`].
 //!
 //! ```no_run
 //! # async fn demo() -> aegis_core::Result<()> {
@@ -13,6 +14,8 @@
 //! drop_schema(&url, &schema).await?;
 //! # Ok(()) }
 //! ```
+
+pub mod cluster;
 
 use std::str::FromStr;
 

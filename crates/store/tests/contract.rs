@@ -24,6 +24,8 @@ mod login_codes;
 mod mfa;
 #[path = "contract/migration.rs"]
 mod migration;
+#[path = "contract/outage.rs"]
+mod outage;
 #[path = "contract/plans.rs"]
 mod plans;
 #[path = "contract/purge.rs"]

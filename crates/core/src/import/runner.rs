@@ -185,6 +185,15 @@ fn jsonl_record(line: &str, header: &[String]) -> std::result::Result<Vec<String
         .collect()
 }
 
+/// The longest pause of the worker between two failed attempts.
+pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
+
+/// The pause after another failure: twice the last (the first failure after a
+/// success waits twice the poll interval), at most [`MAX_RETRY_PAUSE`].
+fn retry_pause(last: Duration, poll: Duration) -> Duration {
+    (last.max(poll) * 2).min(MAX_RETRY_PAUSE.max(poll))
+}
+
 /// Runs queued import jobs in this instance.
 pub struct Runner {
     store: Arc<dyn Store>,
@@ -226,16 +235,26 @@ impl Runner {
     /// Works until [`Runner::stop`]: runs every claimable job, then waits for a
     /// wake-up or the poll interval. A failure to claim or run is logged and
     /// retried later.
+    ///
+    /// While the store keeps failing (the database is away) the pause doubles
+    /// from the poll interval up to [`MAX_RETRY_PAUSE`], so an outage costs a
+    /// log line now and then, not a busy loop.
     pub async fn work(self: Arc<Self>) {
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
+        let mut pause = poll;
         while !self.is_stopping() {
-            if let Err(e) = self.run_pending(|_| {}).await {
-                tracing::error!(error = %e, "import worker failed; retrying");
+            match self.run_pending(|_| {}).await {
+                Ok(_) => pause = poll,
+                Err(e) => {
+                    pause = retry_pause(pause, poll);
+                    tracing::error!(error = %e, retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                        "import worker failed; retrying");
+                }
             }
             if self.is_stopping() {
                 break;
             }
-            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+            let _ = tokio::time::timeout(pause, self.wake.notified()).await;
         }
     }
 
@@ -665,6 +684,21 @@ mod tests {
             out.push((row, email, end));
         }
         out
+    }
+
+    #[test]
+    fn failures_back_off_to_a_cap() {
+        let poll = Duration::from_secs(1);
+        let mut pause = poll;
+        let mut pauses = Vec::new();
+        for _ in 0..7 {
+            pause = retry_pause(pause, poll);
+            pauses.push(pause.as_secs());
+        }
+        assert_eq!(pauses, [2, 4, 8, 16, 30, 30, 30]);
+        // A poll interval longer than the cap is never shortened.
+        let slow = Duration::from_secs(60);
+        assert_eq!(retry_pause(slow, slow), slow);
     }
 
     #[tokio::test]

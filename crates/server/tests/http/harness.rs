@@ -77,6 +77,22 @@ where
             (Arc::new(store), Some((url, schema)))
         }
     };
+    run_on(config, store, clock, case).await;
+    if let Some((url, schema)) = schema {
+        aegis_store::testing::drop_schema(&url, &schema)
+            .await
+            .unwrap();
+    }
+}
+
+/// Runs `case` on a server over an already opened store (which the caller
+/// owns and cleans up), as `aegis serve` would run it.
+pub async fn run_on<F, Fut>(config: Config, store: Arc<dyn Store>, clock: Arc<ManualClock>, case: F)
+where
+    F: FnOnce(Srv) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    logs::scan();
     let state = aegis_server::bootstrap::state_with_store(config, store, clock.clone())
         .await
         .unwrap();
@@ -104,11 +120,6 @@ where
     }
     let _ = stop.send(());
     let _ = server.await;
-    if let Some((url, schema)) = schema {
-        aegis_store::testing::drop_schema(&url, &schema)
-            .await
-            .unwrap();
-    }
 }
 
 /// Generates `sqlite` and `postgres` tests for each named case.

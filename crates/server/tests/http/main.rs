@@ -13,6 +13,7 @@ mod imports;
 mod metrics;
 mod mfa;
 mod openapi;
+mod outage;
 mod pangea;
 mod pangea_sessions;
 mod pegasys;

@@ -16,8 +16,10 @@ use crate::error::internal;
 /// The notification channel every instance listens on.
 pub(super) const CHANNEL: &str = "aegis_invalidate";
 
-/// The longest pause between two reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest pause between two reconnection attempts: once the database is
+/// back, changes of other instances go unheard (and cached state loaded since
+/// may go stale) for at most this long.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The running listener; stops when the last store clone is dropped.
 #[derive(Debug)]
@@ -30,9 +32,10 @@ impl Drop for ListenerTask {
 }
 
 /// Starts listening; returns once `LISTEN` is in force, so nothing published
-/// after the store is opened is missed.
+/// after the store is opened is missed. `timeout` bounds each connection attempt.
 pub(super) async fn start(
     options: PgConnectOptions,
+    timeout: Duration,
     sender: broadcast::Sender<Invalidation>,
 ) -> Result<ListenerTask> {
     // A pool of one, used only to reconnect the listener.
@@ -40,6 +43,7 @@ pub(super) async fn start(
         .max_connections(1)
         .max_lifetime(None)
         .idle_timeout(None)
+        .acquire_timeout(timeout)
         .connect_with(options)
         .await
         .map_err(internal)?;
@@ -53,6 +57,14 @@ async fn listen(pool: &PgPool) -> sqlx::Result<PgListener> {
     Ok(listener)
 }
 
+/// Forwards notifications until the store is dropped.
+///
+/// While the connection is down the caches are kept: if the whole database is
+/// away, nothing can change in it, and the cached session and user state is
+/// what keeps token checks working meanwhile (each entry still expires after
+/// the cache's time to live). Once `LISTEN` is in force again the caches are
+/// flushed, since changes made in the gap went unheard; and if the database
+/// answers while the listener cannot, they are flushed at every attempt.
 async fn forward(pool: PgPool, mut listener: PgListener, sender: broadcast::Sender<Invalidation>) {
     loop {
         // A send fails only when nobody subscribes, which is fine.
@@ -61,33 +73,39 @@ async fn forward(pool: PgPool, mut listener: PgListener, sender: broadcast::Send
                 let _ = sender.send(Invalidation::decode(notification.payload()));
             }
             Ok(None) => {
+                // sqlx reconnected (and listens again) before answering.
                 tracing::warn!("invalidation listener reconnected");
                 let _ = sender.send(Invalidation::All);
             }
             Err(e) => {
-                tracing::error!(error = %e, "invalidation listener failed");
+                tracing::warn!(error = %e, "invalidation listener lost its connection");
                 // The connection may be broken in a way the listener does not
                 // notice, so start over with a fresh one.
                 drop(listener);
-                let _ = sender.send(Invalidation::All);
                 listener = relisten(&pool, &sender).await;
+                tracing::info!("invalidation listener reconnected");
                 let _ = sender.send(Invalidation::All);
             }
         }
     }
 }
 
-/// Reconnects with backoff; meanwhile changes of other instances go unheard, so
-/// every attempt flushes the caches again (staleness stays under the backoff cap).
+/// Reconnects with backoff (1 s doubling to [`MAX_BACKOFF`]).
 async fn relisten(pool: &PgPool, sender: &broadcast::Sender<Invalidation>) -> PgListener {
     let mut backoff = Duration::from_secs(1);
     loop {
         tokio::time::sleep(backoff).await;
-        let _ = sender.send(Invalidation::All);
         match listen(pool).await {
             Ok(listener) => return listener,
             Err(e) => {
-                tracing::warn!(error = %e, "invalidation listener cannot reconnect");
+                tracing::warn!(error = %e, retry_in_s = backoff.as_secs(),
+                    "invalidation listener cannot reconnect");
+                // Changes other instances make meanwhile go unheard: drop
+                // what could be stale, unless the database is away for us too
+                // (then nothing can be reloaded, and nothing changes in it).
+                if sqlx::query("SELECT 1").execute(pool).await.is_ok() {
+                    let _ = sender.send(Invalidation::All);
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }

@@ -42,7 +42,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::error::{internal, DbResultExt};
+use crate::error::{internal, is_unavailable, DbResultExt};
+use crate::StoreOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -57,24 +58,38 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to the database a `postgres://` URL names and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with_options(url, StoreOptions::default()).await
+    }
+
+    /// [`PgStore::open`] with explicit [`StoreOptions`].
+    pub async fn open_with_options(url: &str, store: StoreOptions) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| Error::invalid("database", "not a valid PostgreSQL URL"))?;
-        Self::open_with(options).await
+        Self::connect(options, store).await
     }
 
     /// Like [`PgStore::open`], with explicit connect options (e.g. a `search_path`).
     pub async fn open_with(options: PgConnectOptions) -> Result<Self> {
+        Self::connect(options, StoreOptions::default()).await
+    }
+
+    /// Opens the store with explicit connect and [`StoreOptions`]. `timeout`
+    /// bounds every wait for a connection, connecting included: with the
+    /// server down a call fails as `Unavailable` within it (sqlx's default
+    /// waits 30 s) and the pool reconnects by itself once the server is back.
+    /// Opening waits up to 30 s for a server that is not up yet.
+    pub async fn connect(options: PgConnectOptions, store: StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect_with(options.clone())
-            .await
-            .map_err(internal)?;
+            .acquire_timeout(store.timeout)
+            .connect_lazy_with(options.clone());
+        wait_for_server(&pool).await?;
         MIGRATOR.run(&pool).await.map_err(|e| {
             tracing::error!(error = %e, "PostgreSQL migration failed");
             Error::internal("migration failed")
         })?;
         let (invalidations, _) = broadcast::channel(1024);
-        let listener = listener::start(options, invalidations.clone()).await?;
+        let listener = listener::start(options, store.timeout, invalidations.clone()).await?;
         Ok(Self {
             pool,
             invalidations,
@@ -112,6 +127,27 @@ impl PgStore {
         query: &UserQuery,
     ) -> Result<(Page<User>, Vec<(String, Duration)>)> {
         user_query::timed(&self.pool, query).await
+    }
+}
+
+/// How long opening the store waits for a server that does not answer yet
+/// (one started at the same time, as a compose file does).
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// Returns once the server gives a connection; an unreachable server is tried
+/// again until [`STARTUP_WAIT`] is over, anything else (a wrong password, an
+/// unknown database) fails at once.
+async fn wait_for_server(pool: &PgPool) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_unavailable(&e) && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "waiting for the database");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(internal(e)),
+        }
     }
 }
 

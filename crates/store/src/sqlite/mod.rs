@@ -45,6 +45,7 @@ use uuid::Uuid;
 
 use crate::convert::corrupt;
 use crate::error::{internal, DbResultExt};
+use crate::StoreOptions;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -59,13 +60,19 @@ impl SqliteStore {
     /// directory if missing, and applies pending migrations. `sqlite::memory:`
     /// gives a private in-memory database on a single connection.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with_options(url, StoreOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`] with explicit [`StoreOptions`]: `timeout` bounds
+    /// both the wait for a pooled connection and for another writer's lock.
+    pub async fn open_with_options(url: &str, store: StoreOptions) -> Result<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|_| aegis_core::Error::invalid("database", "not a valid SQLite URL"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(store.timeout)
             .foreign_keys(true)
             // A bigger WAL between checkpoints: a page written by several commits in
             // a row (a bulk import's batches) is copied back once.
@@ -88,6 +95,7 @@ impl SqliteStore {
             }
             SqlitePoolOptions::new().max_connections(8)
         }
+        .acquire_timeout(store.timeout)
         .connect_with(options)
         .await
         .map_err(internal)?;

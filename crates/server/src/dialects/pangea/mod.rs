@@ -20,7 +20,7 @@ use std::future::Future;
 
 use aegis_core::authz::{require, Capability};
 use aegis_core::service::{Authenticator, AuthenticatorKind, UserInfo as CoreUserInfo};
-use aegis_core::{Actor, Principal, User};
+use aegis_core::{Actor, Error, Principal, User};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -149,7 +149,11 @@ where
             .aegis
             .authenticate(&token)
             .await
-            .map_err(|_| Failure::unauthorized())?;
+            .map_err(|e| match e {
+                Error::Unauthenticated(_) => Failure::unauthorized(),
+                // The database is away (503) or broke (500): not the caller's fault.
+                e => Failure::from(e),
+            })?;
         if let Access::Service(cap) = access {
             require(principal.rights(), cap)?;
         }
