@@ -264,3 +264,74 @@ mod a_dual_stack_proxy_is_trusted {
         .await
     }
 }
+
+/// An admin's API token, for the Pangea upload.
+async fn admin_token(srv: &Srv) -> String {
+    let user = srv.user("uploader@example.com", Role::Admin).await;
+    srv.state
+        .aegis
+        .create_api_token(
+            &aegis_core::Actor::System,
+            user.id,
+            aegis_core::api_token::CreateApiTokenRequest {
+                provider: "local".into(),
+                role: Role::Admin,
+                expiry_s: 86_400,
+                name: None,
+            },
+        )
+        .await
+        .unwrap()
+        .secret
+}
+
+/// Starts an import upload over raw TCP and sends its body's first `sent`
+/// pieces (of 16), one every 200 ms.
+async fn slow_upload(srv: &Srv, token: &str, sent: usize) -> TcpStream {
+    let mut csv = String::from("email\n");
+    for i in 0..400 {
+        csv.push_str(&format!("slow{i}@example.com\n"));
+    }
+    let body = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"request\"\r\n\
+         Content-Type: application/json\r\n\r\n\
+         {{\"transfer_method\":\"multipart\",\"file_type\":\"csv\"}}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"u.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n--b--\r\n"
+    );
+    let mut conn = connect_from(srv, "127.0.0.1").await;
+    let head = format!(
+        "POST /v2/users/sources/upload HTTP/1.1\r\nHost: aegis\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let piece = body.len().div_ceil(16);
+    for chunk in body.as_bytes().chunks(piece).take(sent) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        conn.write_all(chunk).await.unwrap();
+    }
+    conn
+}
+
+/// An upload that keeps moving is never cut, however long it takes (here
+/// longer than the body timeout); one that stalls is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_may_be_slow_but_not_stall() {
+    sqlite_with(
+        |c| c.http.body_read_timeout_s = 2,
+        |srv: Srv| async move {
+            let token = admin_token(&srv).await;
+            let started = std::time::Instant::now();
+            let mut moving = slow_upload(&srv, &token, 16).await;
+            assert!(started.elapsed() > Duration::from_secs(2));
+            let got = read_until_closed(&mut moving).await;
+            assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+            let mut stalled = slow_upload(&srv, &token, 4).await;
+            let got = read_until_closed(&mut stalled).await;
+            assert!(!got.starts_with("HTTP/1.1 200"), "{got}");
+        },
+    )
+    .await;
+}
