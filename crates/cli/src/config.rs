@@ -16,7 +16,8 @@ use figment::{Figment, Provider};
 
 /// Sections of the file whose keys nest under `AEGIS_<SECTION>_…`.
 const SECTIONS: &[&str] = &[
-    "throttle", "argon2", "argon", "aiohttp", "import", "web", "passkeys", "metrics",
+    "throttle", "argon2", "argon", "aiohttp", "import", "web", "passkeys", "metrics", "http",
+    "cors",
 ];
 
 /// Variables the command line reads itself (not configuration keys).
@@ -353,6 +354,38 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_load_from_file_and_env() {
+        let c = load_toml(
+            "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n\
+             [http]\nmax_connections_per_ip = 16\n\
+             [cors]\nallowed_origins = [\"https://panel.example.com\"]\n",
+            &[
+                ("AEGIS_HTTP_HEADER_READ_TIMEOUT_S", "5"),
+                ("AEGIS_METRICS_PUBLIC", "true"),
+                ("AEGIS_METRICS_ALLOWED_NETWORKS", "[192.168.0.0/16, ::1]"),
+            ],
+        )
+        .unwrap();
+        let trusted: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(trusted, ["127.0.0.1", "10.0.0.0/8"]);
+        assert!(c.trusted_proxies[0].contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert_eq!(c.http.max_connections_per_ip, 16);
+        assert_eq!(c.http.header_read_timeout_s, 5);
+        assert_eq!(c.http.idle_timeout_s, 60);
+        assert_eq!(c.cors.allowed_origins, ["https://panel.example.com"]);
+        assert!(c.metrics.public);
+        assert_eq!(c.metrics.allowed_networks.len(), 2);
+        let c = load_toml("", &[("AEGIS_TRUSTED_PROXIES", "[::1/128, 172.16.0.0/12]")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let e = err("trusted_proxies = [\"10.0.0.0/40\"]\n", &[]);
+        assert!(e.contains("trusted_proxies"), "{e}");
+        let e = err("[cors]\nallowed_origins = [\"*\"]\n", &[]);
+        assert!(e.contains("cors.allowed_origins"), "{e}");
+        let e = err("[http]\nidle_timeout_s = 0\n", &[]);
+        assert!(e.contains("http.idle_timeout_s"), "{e}");
+    }
+
+    #[test]
     fn effective_toml_masks_and_lists_unset() {
         let c = Config {
             kek: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
@@ -375,6 +408,8 @@ mod tests {
         assert_eq!(env_key("THROTTLE_IP_FAILURES"), "throttle.ip_failures");
         assert_eq!(env_key("IMPORT_LEASE_S"), "import.lease_s");
         assert_eq!(env_key("METRICS_LISTEN"), "metrics.listen");
+        assert_eq!(env_key("HTTP_MAX_CONNECTIONS"), "http.max_connections");
+        assert_eq!(env_key("CORS_ALLOWED_ORIGINS"), "cors.allowed_origins");
         assert_eq!(
             env_key("ARGON_OPEN_REGISTRATION"),
             "argon.open_registration"

@@ -304,11 +304,10 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
                 .with_context(|| format!("binding metrics.listen {maddr}"))?;
             tracing::info!(addr = %maddr, "metrics listening");
             let app = aegis_server::metrics_app(state.clone());
-            Some(tokio::spawn(aegis_server::serve(
-                listener,
-                app,
-                std::future::pending(),
-            )))
+            let config = state.config.clone();
+            Some(tokio::spawn(async move {
+                aegis_server::serve(listener, app, &config, std::future::pending()).await
+            }))
         }
         _ => None,
     };
@@ -316,6 +315,7 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
     aegis_server::serve(
         listener,
         aegis_server::app(state.clone()),
+        &state.config,
         shutdown_signal(),
     )
     .await?;

@@ -1,11 +1,13 @@
 //! Server configuration (loaded by the CLI from defaults, a TOML file and
 //! `AEGIS_*` environment variables).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use aegis_core::{ConfigError, CoreConfig};
 use serde::{Deserialize, Serialize};
+
+use crate::net::Network;
 
 /// Everything `aegis serve` can be told. The core's keys ([`CoreConfig`]) sit
 /// at the same top level of `aegis.toml`; the loader reads both from one file.
@@ -26,12 +28,16 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Key-encryption key (base64 of 32 bytes); default: a 0600 file in the data dir.
     pub kek: Option<String>,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges.
+    pub trusted_proxies: Vec<Network>,
     /// Largest JSON body in bytes.
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
+    /// Connection limits and timeouts.
+    pub http: HttpConfig,
+    /// Cross-origin calls to the JSON APIs.
+    pub cors: CorsConfig,
     /// Prometheus metrics.
     pub metrics: MetricsConfig,
     /// The aiohttp dialect.
@@ -64,6 +70,12 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Serve `/metrics` on this address only (else on the main listener).
     pub listen: Option<SocketAddr>,
+    /// On the main listener, serve `/metrics` to every peer (else only to
+    /// peers in `allowed_networks`).
+    pub public: bool,
+    /// On the main listener, the socket peers `/metrics` answers (others get
+    /// the 404 of an unknown path).
+    pub allowed_networks: Vec<Network>,
 }
 
 impl Default for MetricsConfig {
@@ -71,8 +83,52 @@ impl Default for MetricsConfig {
         Self {
             enabled: true,
             listen: None,
+            public: false,
+            allowed_networks: Network::loopback(),
         }
     }
+}
+
+/// How many connections are taken and how long one may sit idle or dawdle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's headers, from the opening of
+    /// the connection or the first byte of a later request.
+    pub header_read_timeout_s: u64,
+    /// Seconds the body of an ordinary request has to arrive whole; an import
+    /// upload instead may not stall for longer than this between two reads.
+    pub body_read_timeout_s: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    pub idle_timeout_s: u64,
+    /// Open connections at most (past it, new ones get a 503 and are closed);
+    /// lowered at start to what the open-files limit leaves room for.
+    pub max_connections: usize,
+    /// Open connections at most from one client address (trusted proxies
+    /// excepted: they carry many clients).
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_s: 10,
+            body_read_timeout_s: 30,
+            idle_timeout_s: 60,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+        }
+    }
+}
+
+/// Cross-origin (CORS) calls to the four JSON APIs, for a panel served from
+/// its own origin. Off while no origin is listed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins (`https://panel.example.com`, scheme, host and port only) whose
+    /// pages may call the APIs; compared exactly.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -87,6 +143,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
+            http: HttpConfig::default(),
+            cors: CorsConfig::default(),
             metrics: MetricsConfig::default(),
             aiohttp: AiohttpConfig::default(),
             argon: ArgonConfig::default(),
@@ -143,6 +201,17 @@ impl Config {
                 ));
             }
         }
+        self.validate_http()?;
+        for origin in &self.cors.allowed_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError::new(
+                    "cors.allowed_origins",
+                    format!(
+                        "{origin:?} must be an origin: http(s)://host[:port], no path, no wildcard"
+                    ),
+                ));
+            }
+        }
         if let Some(addr) = self.metrics.listen {
             if addr == self.listen {
                 return Err(ConfigError::new(
@@ -152,6 +221,32 @@ impl Config {
             }
         }
         self.core.validate()
+    }
+
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        let h = &self.http;
+        for (key, value) in [
+            ("http.header_read_timeout_s", h.header_read_timeout_s),
+            ("http.body_read_timeout_s", h.body_read_timeout_s),
+            ("http.idle_timeout_s", h.idle_timeout_s),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(ConfigError::new(key, "must be 1 to 3600 seconds"));
+            }
+        }
+        if h.max_connections == 0 {
+            return Err(ConfigError::new(
+                "http.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if h.max_connections_per_ip == 0 {
+            return Err(ConfigError::new(
+                "http.max_connections_per_ip",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
     }
 
     /// The effective configuration as one JSON object, in the file's layout,
@@ -210,6 +305,22 @@ fn is_http_url(s: &str) -> bool {
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
+
+/// `https://panel.example.com[:port]`: a scheme, a host, maybe a port; nothing
+/// else (a browser's `Origin` has no path and no trailing slash).
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        && axum::http::HeaderValue::from_str(s).is_ok()
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
@@ -363,6 +474,25 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(config.validate().unwrap_err().key, "database_timeout_ms");
+        let mut config = Config::default();
+        config.cors.allowed_origins = vec!["https://panel.example.com/".into()];
+        assert_eq!(config.validate().unwrap_err().key, "cors.allowed_origins");
+        config.cors.allowed_origins = vec!["*".into()];
+        assert_eq!(config.validate().unwrap_err().key, "cors.allowed_origins");
+        config.cors.allowed_origins = vec!["https://panel.example.com:8443".into()];
+        assert!(config.validate().is_ok());
+        let mut config = Config::default();
+        config.http.max_connections_per_ip = 0;
+        assert_eq!(
+            config.validate().unwrap_err().key,
+            "http.max_connections_per_ip"
+        );
+        let mut config = Config::default();
+        config.http.header_read_timeout_s = 0;
+        assert_eq!(
+            config.validate().unwrap_err().key,
+            "http.header_read_timeout_s"
+        );
         assert!(Config::default().validate().is_ok());
     }
 

@@ -3,18 +3,19 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod connections;
 pub mod dialects;
 pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod net;
 pub mod openapi;
 pub mod state;
 pub mod web;
 pub mod wellknown;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -30,7 +31,8 @@ pub fn app(state: AppState) -> Router {
     if metrics.enabled {
         metrics::install();
         if metrics.listen.is_none() {
-            documented = documented.merge(metrics::router());
+            let guard = axum::middleware::from_fn_with_state(state.clone(), metrics::guard);
+            documented = documented.merge(metrics::router().route_layer(guard));
         }
     }
     let (router, api) = documented.split_for_parts();
@@ -53,16 +55,13 @@ pub fn metrics_app(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight
-/// requests.
+/// requests; within the connection limits and timeouts of `config.http`
+/// ([`connections`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    connections::serve(listener, app, config, shutdown).await
 }

@@ -9,7 +9,9 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +19,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::MetricsConfig;
 use crate::dialects::{owner, Owner};
+use crate::extract::client_ip;
+use crate::net::any_contains;
 use crate::state::AppState;
 
 /// Requests by route, dialect and status.
@@ -82,6 +87,36 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 /// `GET /metrics`, for the main router or a router of its own.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(metrics))
+}
+
+/// On the main listener, `/metrics` answers only the peers the settings allow;
+/// others get the 404 an unknown path gets (`metrics.listen` is private by
+/// choice and has no such check).
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let allowed = peer.is_some_and(|peer| {
+        let client = client_ip(peer, req.headers(), &state.config.trusted_proxies);
+        may_scrape(&state.config.metrics, peer, client)
+    });
+    if allowed {
+        next.run(req).await
+    } else {
+        crate::dialects::status_response(&state, &req, StatusCode::NOT_FOUND)
+    }
+}
+
+/// Whether a request may read the metrics on the main listener: every one when
+/// `metrics.public`; else the socket peer must be in `allowed_networks` — an
+/// `X-Forwarded-For` value never grants — and so must the client a trusted
+/// proxy forwarded the request for, so that a reverse proxy on the same host
+/// does not open the metrics to everyone it serves.
+pub fn may_scrape(config: &MetricsConfig, peer: IpAddr, client: IpAddr) -> bool {
+    config.public
+        || (any_contains(&config.allowed_networks, peer)
+            && any_contains(&config.allowed_networks, client))
 }
 
 /// Prometheus metrics in the text exposition format.
@@ -186,5 +221,50 @@ fn dialect_label(path: &str) -> &'static str {
         Owner::Pangea => "pangea",
         Owner::Pegasys => "pegasys",
         Owner::Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_loopback_peers_scrape_by_default() {
+        let c = MetricsConfig::default();
+        for local in ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"] {
+            assert!(may_scrape(&c, ip(local), ip(local)), "{local}");
+        }
+        for remote in [
+            "203.0.113.9",
+            "10.0.0.1",
+            "::ffff:203.0.113.9",
+            "2001:db8::1",
+        ] {
+            assert!(!may_scrape(&c, ip(remote), ip(remote)), "{remote}");
+        }
+        // A forwarded address never grants: the socket peer decides first…
+        assert!(!may_scrape(&c, ip("203.0.113.9"), ip("127.0.0.1")));
+        // …and a local proxy forwarding for a remote client does not open them.
+        assert!(!may_scrape(&c, ip("127.0.0.1"), ip("203.0.113.9")));
+    }
+
+    #[test]
+    fn the_settings_open_them() {
+        let c = MetricsConfig {
+            public: true,
+            ..MetricsConfig::default()
+        };
+        assert!(may_scrape(&c, ip("203.0.113.9"), ip("203.0.113.9")));
+        let c = MetricsConfig {
+            allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
+            ..MetricsConfig::default()
+        };
+        assert!(may_scrape(&c, ip("10.1.2.3"), ip("10.1.2.3")));
+        assert!(may_scrape(&c, ip("::ffff:10.1.2.3"), ip("10.1.2.3")));
+        assert!(!may_scrape(&c, ip("127.0.0.1"), ip("127.0.0.1")));
     }
 }

@@ -1,8 +1,10 @@
-//! Middleware shared by every route: request ids and tracing, security headers,
+//! Middleware shared by every route: request ids and tracing, CORS for the JSON
+//! APIs, security headers, body read limits and timeouts,
 //! `WWW-Authenticate` on 401, TRACE refusal, panic containment, and the
 //! dialect-shaped 404 and 405 fallbacks.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -12,11 +14,15 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use futures::FutureExt as _;
+use tower::{Layer as _, ServiceExt as _};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutBody;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 use tracing::Level;
 
+use crate::config::CorsConfig;
 use crate::state::AppState;
 use crate::{dialects, metrics};
 
@@ -25,8 +31,12 @@ const REQUEST_ID: &str = "x-request-id";
 /// Wraps the router in the shared layers.
 pub fn apply(router: Router, state: AppState) -> Router {
     let request_id = header::HeaderName::from_static(REQUEST_ID);
+    let cors = cors_layer(&state.config.cors);
+    let mut router = router.layer(axum::middleware::from_fn_with_state(state, hygiene));
+    if let Some(cors) = cors {
+        router = router.layer(axum::middleware::from_fn_with_state(cors, cors_for_apis));
+    }
     router
-        .layer(axum::middleware::from_fn_with_state(state, hygiene))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http()
             .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros))
@@ -41,6 +51,79 @@ pub fn apply(router: Router, state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// CORS for the listed origins, or `None` while none is listed (then an
+/// `OPTIONS` preflight gets the 405 any unrouted method gets).
+///
+/// Exact origins only and no credentials mode: the APIs take their bearer in
+/// `Authorization`, which a page sends itself; no cookie is needed or allowed.
+fn cors_layer(config: &CorsConfig) -> Option<Cors> {
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        // A browser's `Origin` has its scheme and host in lower case.
+        .filter_map(|o| HeaderValue::from_str(&o.to_ascii_lowercase()).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.clone()))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // What a page may read besides the safelisted headers: none secret.
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static(REQUEST_ID),
+            header::HeaderName::from_static("x-total-count"),
+        ])
+        .max_age(Duration::from_secs(600));
+    Some(Cors {
+        origins: Arc::new(origins),
+        layer,
+    })
+}
+
+/// The CORS settings in force.
+#[derive(Clone)]
+struct Cors {
+    origins: Arc<Vec<HeaderValue>>,
+    layer: CorsLayer,
+}
+
+/// Applies CORS to the four JSON APIs only, for the listed origins only; the
+/// hosted pages (`/login`, `/account`…), health, keys and metrics are
+/// same-origin, and a request from another origin is answered as if CORS were
+/// off (no `Access-Control-*` header at all; a preflight gets a 405).
+async fn cors_for_apis(State(cors): State<Cors>, req: Request, next: Next) -> Response {
+    if dialects::owner(req.uri().path()) == dialects::Owner::Other {
+        return next.run(req).await;
+    }
+    let listed = req
+        .headers()
+        .get(header::ORIGIN)
+        .is_some_and(|o| cors.origins.contains(o));
+    let mut res = if listed {
+        match cors.layer.layer(next).oneshot(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        }
+    } else {
+        next.run(req).await
+    };
+    // The answer depends on the origin: caches must not mix them.
+    if !res.headers().contains_key(header::VARY) {
+        res.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("origin"));
+    }
+    res
+}
+
 /// Refuses TRACE, reads the request body (bounded) before any handler runs,
 /// turns a panic into the owning dialect's 500, and adds the headers every
 /// response carries.
@@ -48,13 +131,16 @@ pub fn apply(router: Router, state: AppState) -> Router {
 /// Reading the body first means an early answer (401, 403, 404) never leaves
 /// unread bytes on a keep-alive connection, which would make hyper close it
 /// under a client that pools connections (the Pangea SDK does). A body over the
-/// limit gets the owning dialect's 413 at once. The one exception is an import
-/// upload, which streams (bounded) into the store.
+/// limit gets the owning dialect's 413 at once, one that does not arrive whole
+/// within `http.body_read_timeout_s` a 408. The one exception is an import
+/// upload, which streams (bounded) into the store, and may not stall for longer
+/// than that timeout between two reads.
 ///
 /// The answers it gives itself are counted in the request metrics as
 /// `route="unrouted"` (the router's own layer never sees them).
 async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let body_timeout = Duration::from_secs(state.config.http.body_read_timeout_s);
     let mut res = if req.method() == Method::TRACE {
         let res = dialects::status_response(&state, &req, StatusCode::METHOD_NOT_ALLOWED);
         metrics::record_unrouted(req.uri().path(), res.status(), started);
@@ -65,24 +151,31 @@ async fn hygiene(State(state): State<AppState>, req: Request, next: Next) -> Res
         let limit = usize::try_from(state.aegis.config().import.max_upload_bytes)
             .unwrap_or(usize::MAX)
             .saturating_add(state.config.max_body_bytes);
+        // It may take as long as it needs while it moves: the timeout is
+        // between two reads, not for the whole.
         let (parts, body) = req.into_parts();
-        let body = Body::new(http_body_util::Limited::new(body, limit));
+        let body = http_body_util::Limited::new(body, limit);
+        let body = Body::new(TimeoutBody::new(body_timeout, body));
         contain_panic(&state, next, Request::from_parts(parts, body), started).await
     } else {
         let (parts, body) = req.into_parts();
-        match axum::body::to_bytes(body, state.config.max_body_bytes).await {
-            Ok(bytes) => {
+        let read = axum::body::to_bytes(body, state.config.max_body_bytes);
+        match tokio::time::timeout(body_timeout, read).await {
+            Ok(Ok(bytes)) => {
                 let req = Request::from_parts(parts, Body::from(bytes));
                 contain_panic(&state, next, req, started).await
             }
-            Err(e) => {
+            failed => {
                 let req = Request::from_parts(parts, Body::empty());
-                let too_large = std::error::Error::source(&e)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-                let status = if too_large {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                } else {
-                    StatusCode::BAD_REQUEST
+                let status = match failed {
+                    Ok(Err(e))
+                        if std::error::Error::source(&e)
+                            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) =>
+                    {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    Err(_) => StatusCode::REQUEST_TIMEOUT,
+                    _ => StatusCode::BAD_REQUEST,
                 };
                 let mut res = dialects::status_response(&state, &req, status);
                 metrics::record_unrouted(req.uri().path(), status, started);

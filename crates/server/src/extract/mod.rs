@@ -6,7 +6,7 @@ mod client_ip;
 pub mod upload;
 
 pub use body::{read_json, read_json_value, BodyError};
-pub use client_ip::ClientIp;
+pub use client_ip::{client_ip, ClientIp};
 
 use axum::http::{header, HeaderMap};
 

@@ -198,7 +198,10 @@ async fn panics_answer_in_the_dialect_shape(srv: Srv) {
     let app = aegis_server::middleware::apply(router, srv.state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(aegis_server::serve(listener, app, std::future::pending()));
+    let config = srv.state.config.clone();
+    let server = tokio::spawn(async move {
+        aegis_server::serve(listener, app, &config, std::future::pending()).await
+    });
     let http = reqwest::Client::new();
     let call = |path: &'static str| {
         let req = http.post(format!("{base}{path}")).json(&json!({}));

@@ -100,13 +100,14 @@ where
     let base = format!("http://{}", listener.local_addr().unwrap());
     let importer = aegis_server::bootstrap::spawn_import_worker(&state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(aegis_server::serve(
-        listener,
-        aegis_server::app(state.clone()),
-        async move {
+    let app = aegis_server::app(state.clone());
+    let served = state.config.clone();
+    let server = tokio::spawn(async move {
+        aegis_server::serve(listener, app, &served, async move {
             let _ = stopped.await;
-        },
-    ));
+        })
+        .await
+    });
     let srv = Srv {
         base,
         http: Client::new(),

@@ -8,6 +8,8 @@ mod harness;
 mod aiohttp;
 mod argon;
 mod common;
+mod connections;
+mod cors;
 mod cross;
 mod imports;
 mod metrics;

@@ -7,7 +7,7 @@ use aegis_core::Role;
 use serde_json::json;
 
 use crate::both;
-use crate::harness::{Srv, PASSWORD};
+use crate::harness::{run_with, Backend, Srv, PASSWORD};
 
 both!(metrics_count_requests_logins_and_lockouts);
 
@@ -145,4 +145,79 @@ async fn metrics_count_requests_logins_and_lockouts(srv: Srv) {
     );
     // No secret reaches the metrics.
     assert!(!text.contains(PASSWORD) && !text.contains("wrong password"));
+}
+
+async fn metrics_status(srv: &Srv, forwarded_for: Option<&str>) -> (u16, String) {
+    let mut req = srv.http.get(srv.url("/metrics"));
+    if let Some(xff) = forwarded_for {
+        req = req.header("X-Forwarded-For", xff);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// On the main port the socket peer decides (loopback by default); a trusted
+/// proxy on loopback forwarding for a public client does not open them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_the_main_port_follow_the_socket_peer() {
+    run_with(
+        Backend::Sqlite,
+        |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+        |srv: Srv| async move {
+            assert_eq!(metrics_status(&srv, None).await.0, 200);
+            assert_eq!(metrics_status(&srv, Some("127.0.0.1")).await.0, 200);
+            let unknown = srv
+                .http
+                .get(srv.url("/no/such/thing"))
+                .send()
+                .await
+                .unwrap();
+            let unknown = (unknown.status().as_u16(), unknown.text().await.unwrap());
+            assert_eq!(metrics_status(&srv, Some("203.0.113.9")).await, unknown);
+            assert_eq!(
+                metrics_status(&srv, Some("::ffff:203.0.113.9")).await,
+                unknown
+            );
+        },
+    )
+    .await;
+    // A peer that is no trusted proxy is judged by its own address: what it
+    // says it forwards for is not believed either way.
+    run_with(
+        Backend::Sqlite,
+        |_| {},
+        |srv: Srv| async move {
+            assert_eq!(metrics_status(&srv, Some("203.0.113.9")).await.0, 200);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_networks_and_public_are_settings() {
+    // Loopback not among the allowed networks: refused like an unknown path.
+    run_with(
+        Backend::Sqlite,
+        |c| c.metrics.allowed_networks = vec!["10.0.0.0/8".parse().unwrap()],
+        |srv: Srv| async move {
+            let (status, body) = metrics_status(&srv, None).await;
+            assert_eq!(status, 404, "{body}");
+            assert!(!body.contains("aegis_http_requests_total"), "{body}");
+        },
+    )
+    .await;
+    // Public: everyone, forwarded or not.
+    run_with(
+        Backend::Sqlite,
+        |c| {
+            c.metrics.allowed_networks = vec!["10.0.0.0/8".parse().unwrap()];
+            c.metrics.public = true;
+            c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        },
+        |srv: Srv| async move {
+            assert_eq!(metrics_status(&srv, None).await.0, 200);
+            assert_eq!(metrics_status(&srv, Some("203.0.113.9")).await.0, 200);
+        },
+    )
+    .await;
 }
