@@ -82,6 +82,27 @@ async fn scenario(data: &Path, db: &str) {
     let out = weak.wait_with_output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("too common"));
+    // A taken email is named as the email (the username defaults to it).
+    let mut again = aegis(data, db)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "user",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(again.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = again.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("email already exists"), "{stderr}");
 
     let token = ok(aegis(data, db)
         .args([

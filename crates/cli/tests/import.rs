@@ -169,6 +169,20 @@ impl Db {
     }
 }
 
+/// An import that ran with `failed` failed rows: it says so and exits non-zero
+/// (issue 15 §11), after printing its summary.
+fn with_failures(out: std::process::Output, failed: u64) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{failed} rows failed (--allow-failed-rows accepts that)"
+        )),
+        "{stderr}"
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn ok(out: std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -314,7 +328,7 @@ async fn cli_scenario(db: &Db) {
     );
     let out = db.import(&[csv.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let stdout = ok(out);
+    let stdout = with_failures(out, 4);
     assert!(
         stderr.contains("ignoring columns without a mapping: shoe_size"),
         "{stderr}"
@@ -363,13 +377,16 @@ async fn cli_scenario(db: &Db) {
              {{\"email\":\"hal@example.org\",\"username\":\"Hal_9000\",\"phone\":\"+15551234567\",\"disabled\":false,\"verified\":null}}\n"
         ),
     );
-    let stdout = ok(db.import(&[
-        jsonl.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        "--name",
-        "legacy-jsonl",
-    ]));
+    let stdout = with_failures(
+        db.import(&[
+            jsonl.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--name",
+            "legacy-jsonl",
+        ]),
+        3,
+    );
     let l = lines(&stdout);
     assert_eq!(
         l[..3],
@@ -405,7 +422,7 @@ async fn cli_scenario(db: &Db) {
         &dry,
         "email,first_name\nivy@example.org,Ivy\nbad,X\njay@example.org,Jay\n",
     );
-    let stdout = ok(db.import(&[dry.to_str().unwrap(), "--dry-run"]));
+    let stdout = with_failures(db.import(&[dry.to_str().unwrap(), "--dry-run"]), 1);
     let l = lines(&stdout);
     assert_eq!(l.len(), 2, "{stdout}");
     assert_eq!(l[0], "row 2: email: does not match pattern");
@@ -428,7 +445,7 @@ async fn cli_scenario(db: &Db) {
             "a".repeat(86)
         ),
     );
-    let stdout = ok(db.import(&[costly.to_str().unwrap(), "--dry-run"]));
+    let stdout = with_failures(db.import(&[costly.to_str().unwrap(), "--dry-run"]), 2);
     let l = lines(&stdout);
     assert_eq!(
         l[..2],
@@ -460,10 +477,12 @@ async fn cli_scenario(db: &Db) {
                       {"column":"pw","target":"password"}],
             "password":{"algorithm":"BCRYPT"}}"#,
     );
+    // Failed rows may be accepted.
     let stdout = ok(db.import(&[
         mapped.to_str().unwrap(),
         "--mapping",
         mapping.to_str().unwrap(),
+        "--allow-failed-rows",
     ]));
     let l = lines(&stdout);
     assert_eq!(l[0], "row 2: password: not a valid BCRYPT hash", "{stdout}");
@@ -486,7 +505,7 @@ async fn cli_scenario(db: &Db) {
         ),
         (
             r#"{"fields":[{"column":"dept","target":{"profile":"dept"}}]}"#,
-            "NoEmail",
+            "no column holds the email: add an `email` column, or map one to `email` with --mapping FILE",
         ),
         (
             r#"{"fields":[{"column":"mail","target":"mail"}]}"#,
@@ -512,6 +531,18 @@ async fn cli_scenario(db: &Db) {
     assert_eq!(db.int("SELECT COUNT(*) FROM import_jobs").await, jobs);
     let missing = db.import(&[db.path("absent.csv").to_str().unwrap()]);
     assert!(!missing.status.success());
+    // A file that is not comma-separated: the message says what to do and
+    // names the delimiter it saw.
+    let semi = db.path("semi.csv");
+    write(&semi, "email;first_name\nzed@example.org;Zed\n");
+    let out = db.import(&[semi.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no column holds the email: add an `email` column"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("contains ';'"), "{stderr}");
 
     let created = db
         .int("SELECT COUNT(*) FROM users WHERE email LIKE '%@example.org'")
