@@ -43,16 +43,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn scenario(data: &Path, db: &str) {
-    ok(aegis(data, db).arg("migrate").output().unwrap());
+/// `aegis user create --email EMAIL --role ROLE --password-stdin`, the
+/// password written to its stdin.
+fn create_user(
+    data: &Path,
+    db: &str,
+    email: &str,
+    role: &str,
+    password: &str,
+) -> std::process::Output {
     let mut child = aegis(data, db)
         .args([
             "user",
             "create",
             "--email",
-            "Admin@Example.com",
+            email,
             "--role",
-            "admin",
+            role,
             "--password-stdin",
         ])
         .stdin(Stdio::piped())
@@ -60,46 +67,25 @@ async fn scenario(data: &Path, db: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    ok(child.wait_with_output().unwrap());
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn scenario(data: &Path, db: &str) {
+    ok(aegis(data, db).arg("migrate").output().unwrap());
+    ok(create_user(
+        data,
+        db,
+        "Admin@Example.com",
+        "admin",
+        PASSWORD,
+    ));
     // A weak password is refused with a clear message and a failing exit code.
-    let mut weak = aegis(data, db)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "weak@example.com",
-            "--role",
-            "user",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(weak.stdin.take().unwrap(), "password123").unwrap();
-    let out = weak.wait_with_output().unwrap();
+    let out = create_user(data, db, "weak@example.com", "user", "password123");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("too common"));
     // A taken email is named as the email (the username defaults to it).
-    let mut again = aegis(data, db)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "admin@example.com",
-            "--role",
-            "user",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(again.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = again.wait_with_output().unwrap();
+    let out = create_user(data, db, "admin@example.com", "user", PASSWORD);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("email already exists"), "{stderr}");

@@ -207,14 +207,21 @@ pub(crate) fn plan<'a>(batch: &'a Batch, existing: &HashMap<String, Uuid>) -> Pl
             RowInput::Create(user) => {
                 let holder = |key: &str| existing.get(key).or_else(|| taken.get(key)).copied();
                 // An identifier is taken when another user holds it or a
-                // look-alike of it (its keys, held or probed).
-                let holder_of = |ident: &str| IdentifierKeys::of(ident).all().find_map(holder);
-                let email = user.email.as_ref().map(Email::as_str);
-                let clash = email
-                    .and_then(|e| holder_of(e).map(|id| ("email", id)))
-                    .or_else(|| holder_of(user.username.as_str()).map(|id| ("username", id)));
+                // look-alike of it (its keys, held or probed). Each
+                // identifier's keys are worked out once.
+                let name_keys = IdentifierKeys::of(user.username.as_str());
+                let email_keys = user.email.as_ref().map(|e| IdentifierKeys::of(e.as_str()));
+                let taken_by = |keys: &IdentifierKeys<'_>| keys.all().find_map(holder);
+                let clash = email_keys
+                    .as_ref()
+                    .and_then(|k| taken_by(k).map(|id| ("email", id)))
+                    .or_else(|| taken_by(&name_keys).map(|id| ("username", id)));
                 let Some((field, id)) = clash else {
-                    for key in user.identifier_keys().held {
+                    let keys = match email_keys {
+                        Some(email_keys) => name_keys.join(email_keys),
+                        None => name_keys,
+                    };
+                    for key in keys.held {
                         taken.insert(key.clone(), user.id);
                         plan.identifiers.push((key, user.id));
                     }

@@ -258,7 +258,8 @@ impl Aegis {
     /// and the sign-in then succeeds only as that account.
     pub async fn begin_passkey_login(&self, identifier: &str) -> Result<PasskeyCeremony> {
         let identifier = if identifier.len() > 1024 {
-            // Names no account: the finish step will refuse it.
+            // Names no account (no identifier holds a NUL): the finish step
+            // refuses it without a lookup.
             "\u{0}".to_owned()
         } else {
             fold(identifier)
@@ -370,6 +371,11 @@ impl Aegis {
     async fn names(&self, identifier: &str, user: &crate::user::User) -> Result<bool> {
         if identifier.is_empty() {
             return Ok(true);
+        }
+        // Text no identifier may hold (a NUL, an over-long one sealed as a
+        // NUL at the start) names nobody: nothing to look up.
+        if !identifier.chars().all(crate::identity::visible) {
+            return Ok(false);
         }
         Ok(self
             .store

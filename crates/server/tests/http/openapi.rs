@@ -442,6 +442,42 @@ async fn nul_characters_are_refused_cleanly(srv: Srv) {
     // A passkey sign-in begins alike for every identifier (nothing is looked
     // up); the identifier sealed in names nobody, so no passkey finishes it.
     assert_eq!(res.status(), 200);
+    let begun: serde_json::Value = res.json().await.unwrap();
+    // An answer whose user handle names a real account reaches the check of
+    // the sealed identifier: a failed sign-in, never a lookup's bad input.
+    let root = srv
+        .state
+        .aegis
+        .store()
+        .find_user_by_identifier("root@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let answer = json!({
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+        "response": {
+            "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA",
+            "userHandle": b64(root.id.as_bytes()),
+        },
+    });
+    let res = srv
+        .http
+        .post(srv.url("/login/passkey/finish"))
+        .header("Cookie", format!("{csrf_cookie}=t0ken"))
+        .form(&[
+            ("csrf", "t0ken"),
+            ("ceremony", begun["state"].as_str().unwrap()),
+            ("credential", &answer.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }
 
 /// Routes are declared only through `utoipa_axum::routes!` (documented by

@@ -190,6 +190,31 @@ async fn dead_codes_are_invalid(srv: Srv) {
     .await);
     invalid_code(&v2(&srv, USERINFO, &client, json!({"code": code})).await);
 
+    // The password expired after the sign-in: no tokens are handed out
+    // (issue 15 §1: no path issues a session to such a user).
+    let (_, code) = code_for(&srv, "bob@example.com").await;
+    srv.state
+        .aegis
+        .expire_password(&Actor::System, bob.id)
+        .await
+        .unwrap();
+    invalid_code(&v2(&srv, USERINFO, &client, json!({"code": code})).await);
+    let cleared = aegis_core::user::UserUpdate {
+        password_expired: Some(false),
+        ..Default::default()
+    };
+    srv.state
+        .aegis
+        .store()
+        .update_user(
+            bob.id,
+            &cleared,
+            srv.state.aegis.now(),
+            aegis_core::store::AdminGuard::Off,
+        )
+        .await
+        .unwrap();
+
     // The user was deactivated, then deleted.
     let (_, code) = code_for(&srv, "bob@example.com").await;
     let (_, other) = code_for(&srv, "bob@example.com").await;
