@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use aegis_core::identity::{Email, IdentifierKeys};
+use aegis_core::identity::IdentifierKeys;
 use aegis_core::import::{Batch, Counters, RowInput, RowReport, RowStatus};
 use aegis_core::user::NewUser;
 use aegis_core::Result;
@@ -281,7 +281,7 @@ pub(crate) fn stored(v: u64) -> i64 {
 mod tests {
     use std::collections::BTreeMap;
 
-    use aegis_core::identity::Username;
+    use aegis_core::identity::{Email, Username};
     use aegis_core::user::Role;
 
     use super::*;
