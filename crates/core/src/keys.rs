@@ -20,8 +20,38 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::{SigningKeyRecord, Store};
 
-/// The only signing algorithm; presented tokens must use it.
+/// The algorithm of aegis's own access tokens; presented tokens must use it.
 pub const ALGORITHM: &str = "EdDSA";
+
+/// A JWS algorithm aegis signs with: EdDSA (Ed25519) for its own tokens, and
+/// any of the three for a relying party's ID tokens (RS256 is what OpenID
+/// Connect requires every provider to offer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SigningAlg {
+    #[default]
+    Rs256,
+    EdDsa,
+    Es256,
+}
+
+impl SigningAlg {
+    /// Every algorithm, in the order discovery lists them.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::EdDsa, SigningAlg::Es256];
+
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::EdDsa => "EdDSA",
+            SigningAlg::Es256 => "ES256",
+        }
+    }
+
+    /// From its JOSE name (exact).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
 const NONCE_LEN: usize = 24;
 /// Shortest interval between two reloads triggered by an unknown `kid`.
 const RELOAD_EVERY: Duration = Duration::from_secs(10);

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod import;
 pub mod keys;
 pub mod mfa;
+pub mod oidc;
 pub mod password;
 pub mod pattern;
 pub mod query;

@@ -23,6 +23,9 @@ pub struct Session {
     /// The sign-in proved a second factor (a TOTP or recovery code, or a
     /// passkey), not a password alone.
     pub second_factor: bool,
+    /// The OpenID Connect client the session was opened for (its tokens carry
+    /// that client's audience); `None` for aegis's own sign-ins.
+    pub client_id: Option<String>,
 }
 
 impl Session {

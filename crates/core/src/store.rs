@@ -15,6 +15,7 @@ use crate::import::{
     Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus, Turn,
 };
 use crate::mfa::{Factor, FactorKind};
+use crate::oidc::{AuthCode, Client, CodeUse, Consent};
 use crate::pattern::Pattern;
 use crate::query::{Page, UserQuery};
 use crate::session::{LoginCode, RefreshToken, Session, SessionQuery};
@@ -399,12 +400,50 @@ pub trait Store: Send + Sync + 'static {
     async fn use_login_code(&self, hash: &[u8; 32], at: DateTime<Utc>)
         -> Result<Option<LoginCode>>;
 
+    /// Inserts an OpenID Connect client; a taken id is `Conflict { field: "client_id" }`.
+    async fn insert_client(&self, client: &Client) -> Result<()>;
+    /// A client by id.
+    async fn find_client(&self, id: &str) -> Result<Option<Client>>;
+    /// Every client, ordered by name then id.
+    async fn list_clients(&self) -> Result<Vec<Client>>;
+    /// Replaces a client's record (everything but `id` and `created_at`);
+    /// `NotFound("client")` when there is none.
+    async fn update_client(&self, client: &Client) -> Result<()>;
+    /// Deletes a client with its consents and codes, and revokes its live
+    /// sessions at `at`; `None` when there was no such client, else the ids
+    /// of the sessions revoked.
+    async fn delete_client(&self, id: &str, at: DateTime<Utc>) -> Result<Option<Vec<Uuid>>>;
+
+    /// Records (or replaces) a user's consent to a client.
+    async fn upsert_consent(&self, consent: &Consent) -> Result<()>;
+    /// A user's consent to a client.
+    async fn find_consent(&self, user: Uuid, client: &str) -> Result<Option<Consent>>;
+    /// A user's consents, ordered by client id.
+    async fn list_consents(&self, user: Uuid) -> Result<Vec<Consent>>;
+    /// Withdraws a user's consent to a client and revokes the user's live
+    /// sessions of that client at `at`; `None` when there was no consent, else
+    /// the ids of the sessions revoked.
+    async fn delete_consent(
+        &self,
+        user: Uuid,
+        client: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Vec<Uuid>>>;
+
+    /// Stores a new authorization code; an unknown client, user or session is
+    /// `NotFound`.
+    async fn insert_auth_code(&self, code: &AuthCode) -> Result<()>;
+    /// Marks the code with this hash used at `at` if it was unused (atomic: of
+    /// two exchanges racing, one gets `First`), and returns it; `None` when no
+    /// code has this hash. Expiry is the caller's to check.
+    async fn use_auth_code(&self, hash: &[u8; 32], at: DateTime<Utc>) -> Result<Option<CodeUse>>;
+
     /// Deletes sources (complete or not, with their chunks) whose `expires_at` is
     /// before `now`; returns how many went.
     async fn purge_import_sources(&self, now: DateTime<Utc>) -> Result<u64>;
 
     /// Deletes API tokens, sessions (with their refresh tokens and login codes),
-    /// login codes and throttle counters whose life ended before `before`;
+    /// login codes, authorization codes and throttle counters whose life ended before `before`;
     /// returns how many rows went.
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
 

@@ -494,6 +494,7 @@ impl Aegis {
             expires_at,
             revoked_at: None,
             second_factor,
+            client_id: None,
         };
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
         self.store.insert_session(&session, &refresh).await?;
@@ -614,7 +615,11 @@ impl Aegis {
                 Ok(self.store.find_session(sid).await?.map(Arc::new))
             })
             .await?;
-        let Some(session) = session.filter(|s| s.is_live(now) && s.user_id == claims.sub) else {
+        // A relying party's session is not a sign-in to aegis itself (its
+        // tokens carry the client's audience and never get this far).
+        let Some(session) = session.filter(|s| {
+            s.is_live(now) && s.user_id == claims.sub && s.client_id.is_none()
+        }) else {
             return Ok(None);
         };
         let Some(user) = self.user_state(session.user_id).await?.filter(|u| u.active) else {
@@ -722,11 +727,12 @@ impl Aegis {
         if record.expires_at <= now {
             return Err(invalid());
         }
+        // A relying party's refresh token is refreshed at the token endpoint only.
         let session = self
             .store
             .find_session(record.session_id)
             .await?
-            .filter(|s| s.is_live(now))
+            .filter(|s| s.is_live(now) && s.client_id.is_none())
             .ok_or_else(invalid)?;
         let user = self
             .user_state(session.user_id)
@@ -873,7 +879,7 @@ impl Aegis {
             .store
             .find_session(record.session_id)
             .await?
-            .filter(|s| s.is_live(now))
+            .filter(|s| s.is_live(now) && s.client_id.is_none())
             .ok_or(unauthenticated(AuthFailure::Revoked))?;
         let user = self
             .user_state(session.user_id)
