@@ -37,6 +37,8 @@ pub struct CoreConfig {
     pub import: ImportConfig,
     /// Passkeys (WebAuthn).
     pub passkeys: PasskeyConfig,
+    /// The OpenID Connect provider.
+    pub oidc: OidcConfig,
     /// How recent a sign-in must be for a session to add, replace or remove
     /// second factors ("sudo mode"), in seconds. Set from the server's
     /// `web.reauth_window_s`, where operators write it.
@@ -61,6 +63,7 @@ impl Default for CoreConfig {
             throttle: ThrottleConfig::default(),
             import: ImportConfig::default(),
             passkeys: PasskeyConfig::default(),
+            oidc: OidcConfig::default(),
             reauth_window_s: 600,
         }
     }
@@ -164,6 +167,28 @@ impl CoreConfig {
             "import.poll_ms",
             "must be positive",
         )?;
+        if self.oidc.enabled {
+            ensure(
+                !self.oidc.issuer.is_empty(),
+                "public_url",
+                "must be set when oidc.enabled is on: it is the OpenID issuer",
+            )?;
+        }
+        ensure(
+            (1..=60).contains(&self.oidc.code_ttl_s),
+            "oidc.code_ttl_s",
+            "must be between 1 and 60 seconds",
+        )?;
+        ensure(
+            (1..=3600).contains(&self.oidc.access_ttl_s),
+            "oidc.access_ttl_s",
+            "must be between 1 and 3600 seconds",
+        )?;
+        ensure(
+            (1..=86_400).contains(&self.oidc.id_token_ttl_s),
+            "oidc.id_token_ttl_s",
+            "must be between 1 and 86400 seconds",
+        )?;
         crate::service::passkeys_relying_party(&self.passkeys)
             .map(|_| ())
             .map_err(|e| match e {
@@ -239,6 +264,39 @@ impl Default for PasskeyConfig {
         Self {
             rp_id: "localhost".into(),
             origin: "http://localhost:8080".into(),
+        }
+    }
+}
+
+/// The OpenID Connect provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Serve the provider (needs `public_url`, its issuer).
+    pub enabled: bool,
+    /// The issuer: the server's `public_url`, set by the server.
+    #[serde(skip)]
+    pub issuer: String,
+    /// Authorization-code lifetime in seconds (at most 60).
+    pub code_ttl_s: u64,
+    /// Lifetime of access tokens issued to clients, in seconds.
+    pub access_ttl_s: u64,
+    /// Lifetime of ID tokens, in seconds.
+    pub id_token_ttl_s: u64,
+    /// How long a started authorization may wait for the sign-in and
+    /// consent, in seconds.
+    pub request_ttl_s: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            issuer: String::new(),
+            code_ttl_s: 60,
+            access_ttl_s: 600,
+            id_token_ttl_s: 3600,
+            request_ttl_s: 1800,
         }
     }
 }

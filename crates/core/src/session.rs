@@ -26,6 +26,8 @@ pub struct Session {
     /// The OpenID Connect client the session was opened for (its tokens carry
     /// that client's audience); `None` for aegis's own sign-ins.
     pub client_id: Option<String>,
+    /// The scopes granted to that client (empty for aegis's own sessions).
+    pub scopes: Vec<String>,
 }
 
 impl Session {

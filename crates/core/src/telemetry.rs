@@ -21,6 +21,9 @@ pub const IMPORT_ROWS: &str = "aegis_import_rows_total";
 /// Rows per second of the last committed import batch.
 pub const IMPORT_RATE: &str = "aegis_import_rows_per_second";
 
+/// OpenID Connect grants by type and outcome.
+pub const GRANTS: &str = "aegis_oidc_grants_total";
+
 /// How a login ended, as a metric label.
 pub(crate) fn login_outcome<T>(result: &Result<T, Error>) -> &'static str {
     match result {
@@ -47,4 +50,10 @@ pub(crate) fn lockout(key: &str) {
         "account"
     };
     metrics::counter!(LOCKOUTS, "scope" => scope).increment(1);
+}
+
+/// Counts one OpenID Connect grant (`authorization_code`, `refresh_token`,
+/// `client_credentials`) and how it ended (`success`, or the OAuth error code).
+pub(crate) fn grant(kind: &'static str, outcome: &'static str) {
+    metrics::counter!(GRANTS, "grant_type" => kind, "outcome" => outcome).increment(1);
 }

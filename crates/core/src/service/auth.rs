@@ -495,6 +495,7 @@ impl Aegis {
             revoked_at: None,
             second_factor,
             client_id: None,
+            scopes: Vec::new(),
         };
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
         self.store.insert_session(&session, &refresh).await?;
@@ -778,7 +779,7 @@ impl Aegis {
         }
     }
 
-    async fn revoke_session(&self, sid: Uuid) -> Result<()> {
+    pub(super) async fn revoke_session(&self, sid: Uuid) -> Result<()> {
         self.store.revoke_session(sid, self.clock.now()).await?;
         self.changed(Invalidation::Session(sid)).await;
         Ok(())

@@ -6,6 +6,7 @@ mod directory;
 mod imports;
 mod login_codes;
 mod mfa;
+pub mod oidc;
 mod passkeys;
 mod profile;
 mod session_list;
