@@ -1,6 +1,7 @@
 //! The `aegis` binary: serve, migrate, and operator commands for users, tokens
 //! and bulk imports.
 
+mod client;
 mod config;
 mod import;
 
@@ -74,6 +75,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage OpenID Connect clients (applications that sign in with aegis).
+    #[command(subcommand)]
+    Client(client::ClientCommand),
     /// Import users from a CSV or JSONL file, with a progress bar.
     Import {
         /// The file to import.
@@ -259,6 +263,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             provider,
             name,
         }) => create_token(config, email, role, expiry, provider, name).await,
+        Command::Client(command) => client::run(config, command).await,
         Command::Import {
             file,
             format,

@@ -167,13 +167,6 @@ impl CoreConfig {
             "import.poll_ms",
             "must be positive",
         )?;
-        if self.oidc.enabled {
-            ensure(
-                !self.oidc.issuer.is_empty(),
-                "public_url",
-                "must be set when oidc.enabled is on: it is the OpenID issuer",
-            )?;
-        }
         ensure(
             (1..=60).contains(&self.oidc.code_ttl_s),
             "oidc.code_ttl_s",

@@ -74,6 +74,7 @@ async function signIn() {
     credential: JSON.stringify(answer),
     redirect_uri: field(form, "redirect_uri"),
     state: field(form, "state"),
+    resume: field(form, "resume"),
   });
   window.location.assign(done.location);
 }

@@ -67,6 +67,9 @@ pub async fn state_with_store(
     let kek = resolve_kek(&config)?;
     let mut core = config.core.clone();
     core.reauth_window_s = config.web.reauth_window_s;
+    if let Some(url) = &config.public_url {
+        core.oidc.issuer = url.trim_end_matches('/').to_owned();
+    }
     let aegis = Aegis::new(store, clock, core, &kek)
         .await
         .map_err(|e| anyhow::anyhow!("starting the identity core: {e}"))?;

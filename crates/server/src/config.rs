@@ -187,6 +187,12 @@ impl Config {
                 ));
             }
         }
+        if self.core.oidc.enabled && self.public_url.is_none() {
+            return Err(ConfigError::new(
+                "public_url",
+                "must be set when oidc.enabled is on: it is the OpenID issuer",
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new(
                 "max_body_bytes",

@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod net;
+pub mod oidc;
 pub mod openapi;
 pub mod state;
 pub mod web;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
     openapi::publish(api);
     let mut router = router
         .merge(web::router())
+        .merge(oidc::router(&state))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     if metrics.enabled {

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
-use crate::{dialects, health, web, wellknown};
+use crate::{dialects, health, oidc, web, wellknown};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use crate::{dialects, health, web, wellknown};
         (name = "aiohttp", description = "aegis for aiohttp (seed 002)"),
         (name = "pangea", description = "Pangea AuthN v2 (seed 003)"),
         (name = "web", description = "Hosted sign-in and account pages: HTML forms with a CSRF token (double submit), session cookie"),
+        (name = "oidc", description = "OpenID Connect provider: discovery, authorization (code + PKCE), token, UserInfo, introspection, revocation, RP-initiated logout"),
         (name = "ops", description = "health, keys, documentation"),
     )
 )]
@@ -49,6 +50,17 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "An OpenID client's id and secret (client_secret_basic)",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -56,6 +68,7 @@ impl Modify for BearerAuth {
 pub fn router() -> OpenApiRouter<AppState> {
     let mut doc = ApiDoc::openapi();
     doc.merge(web::document());
+    doc.merge(oidc::document());
     OpenApiRouter::with_openapi(doc)
         .merge(health::router())
         .merge(wellknown::router())

@@ -157,6 +157,12 @@ impl Aegis {
         config: CoreConfig,
         kek: &Kek,
     ) -> Result<Arc<Self>> {
+        if config.oidc.enabled && config.oidc.issuer.is_empty() {
+            return Err(crate::Error::invalid(
+                "public_url",
+                "must be set when oidc.enabled is on: it is the OpenID issuer",
+            ));
+        }
         let hasher = Hasher::new(&config.argon2)?;
         let webauthn = passkeys::relying_party(&config.passkeys)?;
         let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref()).await?;

@@ -36,6 +36,13 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(new_recovery_codes))
         .routes(routes!(remove_factor))
         .routes(routes!(end_session))
+        .routes(routes!(revoke_consent))
+}
+
+struct AppRow {
+    client_id: String,
+    name: String,
+    scopes: String,
 }
 
 struct FactorRow {
@@ -47,6 +54,8 @@ struct SessionRow {
     id: Uuid,
     started: String,
     current: bool,
+    /// The OpenID client the session was opened for.
+    app: Option<String>,
 }
 
 struct Enrolling {
@@ -67,6 +76,7 @@ struct AccountPage<'a> {
     recovery_left: Option<u32>,
     factors: Vec<FactorRow>,
     sessions: Vec<SessionRow>,
+    apps: Vec<AppRow>,
 }
 
 /// What a post adds to the page it answers with.
@@ -156,6 +166,19 @@ async fn render(
             id: s.id,
             started: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             current: Some(s.id) == current,
+            app: s.client_id,
+        })
+        .collect();
+    let apps = match aegis.consents_of(&Actor::Principal(me.clone())).await {
+        Ok(list) => list,
+        Err(e) => return failed(e),
+    };
+    let apps = apps
+        .into_iter()
+        .map(|(c, name)| AppRow {
+            client_id: c.client_id,
+            name,
+            scopes: c.scopes.join(" "),
         })
         .collect();
     let status = if outcome.error.is_some() {
@@ -175,6 +198,7 @@ async fn render(
             recovery_left,
             factors,
             sessions,
+            apps,
         }
         .render(),
     );
@@ -218,7 +242,7 @@ macro_rules! posted {
         }
     )*};
 }
-posted!(PlainForm, IdForm, PasswordForm);
+posted!(PlainForm, IdForm, PasswordForm, ClientForm);
 
 /// Runs a form post for the signed-in user: CSRF first, then `act`, then the
 /// page with its outcome (a refusal shown on the page, anything else as an error
@@ -424,6 +448,34 @@ async fn end_session(
         let actor = Actor::Principal(me);
         state.aegis.invalidate_session(&actor, id, owner).await?;
         Ok(notice("Session ended."))
+    })
+    .await
+}
+
+/// A form naming an application (an OpenID client id).
+#[derive(Default, Deserialize, ToSchema)]
+#[schema(as = AccountClientForm)]
+#[serde(default)]
+struct ClientForm {
+    csrf: String,
+    client_id: String,
+}
+
+/// Withdraw the consent given to an application and end its sessions.
+#[utoipa::path(post, path = "/account/applications/revoke", tag = "web", operation_id = "web_account_app_revoke",
+    request_body(content = ClientForm, content_type = FORM),
+    responses(
+        (status = 200, description = "Revoked (the page, with a notice)", body = String, content_type = "text/html"),
+        FormRefusals))]
+async fn revoke_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ClientForm>, FormRejection>,
+) -> Response {
+    act(state, headers, form, |state, me, form| async move {
+        let actor = Actor::Principal(me);
+        state.aegis.revoke_consent(&actor, &form.client_id).await?;
+        Ok(notice("Access withdrawn."))
     })
     .await
 }

@@ -35,10 +35,10 @@ use crate::state::AppState;
 
 /// Cookie names. With `Secure` cookies they carry the `__Host-` prefix, so no
 /// other host (a sibling subdomain) can set them.
-const CSRF_COOKIE: &str = "aegis_csrf";
-const SESSION_COOKIE: &str = "aegis_session";
+pub(crate) const CSRF_COOKIE: &str = "aegis_csrf";
+pub(crate) const SESSION_COOKIE: &str = "aegis_session";
 
-fn cookie_name(state: &AppState, name: &str) -> String {
+pub(crate) fn cookie_name(state: &AppState, name: &str) -> String {
     if state.config.web.secure_cookies {
         format!("__Host-{name}")
     } else {
@@ -47,6 +47,8 @@ fn cookie_name(state: &AppState, name: &str) -> String {
 }
 /// Longest `state` carried back to an application.
 const MAX_STATE: usize = 1024;
+/// Longest sealed authorization request carried through the sign-in.
+const MAX_RESUME: usize = 16 * 1024;
 const CSS: &str = include_str!("../../assets/aegis.css");
 const PASSKEY_JS: &str = include_str!("../../assets/passkey.js");
 
@@ -72,7 +74,7 @@ fn documented() -> OpenApiRouter<AppState> {
 }
 
 /// The form posts' content type.
-const FORM: &str = "application/x-www-form-urlencoded";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -80,6 +82,7 @@ struct LoginPage<'a> {
     csrf: &'a str,
     redirect_uri: &'a str,
     state: &'a str,
+    resume: &'a str,
     identifier: &'a str,
     error: Option<String>,
 }
@@ -91,6 +94,7 @@ struct OtpPage<'a> {
     ticket: &'a str,
     redirect_uri: &'a str,
     state: &'a str,
+    resume: &'a str,
     error: Option<String>,
 }
 
@@ -107,6 +111,11 @@ struct MessagePage<'a> {
 struct Target {
     redirect_uri: String,
     state: String,
+    /// A sealed OpenID Connect authorization request to resume after the
+    /// sign-in (the core opens and checks it).
+    resume: String,
+    /// Prefills the identifier (an OpenID `login_hint`).
+    identifier: String,
 }
 
 /// The password step's form.
@@ -118,6 +127,7 @@ struct LoginForm {
     password: String,
     redirect_uri: String,
     state: String,
+    resume: String,
 }
 
 /// The second-factor step's form; `ticket` comes from the password step.
@@ -129,6 +139,7 @@ struct OtpForm {
     otp: String,
     redirect_uri: String,
     state: String,
+    resume: String,
 }
 
 /// A form with only the CSRF token.
@@ -139,7 +150,7 @@ struct CsrfForm {
 }
 
 /// An HTML page with the headers every page carries.
-fn page(status: StatusCode, html: askama::Result<String>) -> Response {
+pub(crate) fn page(status: StatusCode, html: askama::Result<String>) -> Response {
     let html = match html {
         Ok(html) => html,
         Err(e) => {
@@ -167,7 +178,7 @@ fn page(status: StatusCode, html: askama::Result<String>) -> Response {
     res
 }
 
-fn message(status: StatusCode, title: &str, text: &str) -> Response {
+pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     page(
         status,
         MessagePage {
@@ -179,7 +190,7 @@ fn message(status: StatusCode, title: &str, text: &str) -> Response {
 }
 
 /// A cookie's value from the request.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -191,7 +202,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max_age: i64) {
+pub(crate) fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max_age: i64) {
     let name = cookie_name(state, name);
     let secure = if state.config.web.secure_cookies {
         "; Secure"
@@ -205,7 +216,7 @@ fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max
 }
 
 /// The request's CSRF token, or a new one (then set as a cookie on the page).
-fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
         Some(t)
             if t.len() <= 64
@@ -218,7 +229,7 @@ fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     }
 }
 
-fn csrf_ok(state: &AppState, headers: &HeaderMap, sent: &str) -> bool {
+pub(crate) fn csrf_ok(state: &AppState, headers: &HeaderMap, sent: &str) -> bool {
     cookie(headers, &cookie_name(state, CSRF_COOKIE))
         .is_some_and(|c| !sent.is_empty() && ct_eq(c.as_bytes(), sent.as_bytes()))
 }
@@ -226,7 +237,7 @@ fn csrf_ok(state: &AppState, headers: &HeaderMap, sent: &str) -> bool {
 /// Checks a requested return address: empty (stay here) or exactly registered;
 /// the refusal page otherwise.
 fn refuse_target(state: &AppState, target: &Target) -> Option<Response> {
-    if target.state.len() > MAX_STATE {
+    if target.state.len() > MAX_STATE || target.resume.len() > MAX_RESUME {
         return Some(message(
             StatusCode::BAD_REQUEST,
             "Cannot sign in",
@@ -250,7 +261,7 @@ fn refuse_target(state: &AppState, target: &Target) -> Option<Response> {
     ))
 }
 
-fn forbidden_csrf() -> Response {
+pub(crate) fn forbidden_csrf() -> Response {
     message(
         StatusCode::FORBIDDEN,
         "Form expired",
@@ -258,7 +269,7 @@ fn forbidden_csrf() -> Response {
     )
 }
 
-fn bad_form() -> Response {
+pub(crate) fn bad_form() -> Response {
     message(
         StatusCode::BAD_REQUEST,
         "Bad request",
@@ -266,7 +277,7 @@ fn bad_form() -> Response {
     )
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => bad_form(),
@@ -314,7 +325,9 @@ async fn passkey_js() -> Response {
 #[utoipa::path(get, path = "/login", tag = "web", operation_id = "web_login_page",
     params(
         ("redirect_uri" = Option<String>, Query, description = "Where to return with a login code: one of `web.redirect_uris`, byte for byte"),
-        ("state" = Option<String>, Query, description = "Carried back to the application (≤ 1024 bytes)")),
+        ("state" = Option<String>, Query, description = "Carried back to the application (≤ 1024 bytes)"),
+        ("resume" = Option<String>, Query, description = "A sealed OpenID Connect authorization request, resumed after the sign-in"),
+        ("identifier" = Option<String>, Query, description = "Prefills the identifier")),
     responses(
         (status = 200, description = "The form; sets the CSRF cookie when there is none", body = String, content_type = "text/html"),
         (status = 400, description = "An unregistered `redirect_uri`, a `state` too long, or an unreadable query", body = String, content_type = "text/html")))]
@@ -336,7 +349,8 @@ async fn login_page(
             csrf: &csrf,
             redirect_uri: &target.redirect_uri,
             state: &target.state,
-            identifier: "",
+            resume: &target.resume,
+            identifier: &target.identifier,
             error: None,
         }
         .render(),
@@ -403,6 +417,8 @@ macro_rules! sign_in_form {
                 Target {
                     redirect_uri: std::mem::take(&mut self.redirect_uri),
                     state: std::mem::take(&mut self.state),
+                    resume: std::mem::take(&mut self.resume),
+                    identifier: String::new(),
                 }
             }
         }
@@ -482,6 +498,7 @@ async fn login_submit(
                 ticket: &ticket,
                 redirect_uri: &target.redirect_uri,
                 state: &target.state,
+                resume: &target.resume,
                 error: None,
             }
             .render(),
@@ -494,6 +511,7 @@ async fn login_submit(
                     csrf: &form.csrf,
                     redirect_uri: &target.redirect_uri,
                     state: &target.state,
+                    resume: &target.resume,
                     identifier: &form.identifier,
                     error: Some(text),
                 }
@@ -539,6 +557,7 @@ async fn otp_submit(
                     ticket: &form.ticket,
                     redirect_uri: &target.redirect_uri,
                     state: &target.state,
+                    resume: &target.resume,
                     error: Some(text),
                 }
                 .render(),
@@ -566,7 +585,9 @@ async fn landing(
     let max_age = (login.tokens.access_expires_at - state.aegis.now())
         .num_seconds()
         .max(0);
-    let mut res = if target.redirect_uri.is_empty() {
+    let mut res = if !target.resume.is_empty() {
+        answer(&format!("/oauth2/authorize/resume?request={}", target.resume))
+    } else if target.redirect_uri.is_empty() {
         answer("/account")
     } else {
         match state.aegis.issue_login_code(&login).await {
@@ -603,7 +624,7 @@ async fn landing(
 }
 
 /// The signed-in user of the session cookie.
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+pub(crate) async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
     let token = cookie(headers, &cookie_name(state, SESSION_COOKIE))?;
     // A session's token only: an API token set as the cookie is not a sign-in.
     let principal = state.aegis.authenticate(token).await.ok()?;

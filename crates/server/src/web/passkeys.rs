@@ -40,6 +40,7 @@ struct PasskeyForm {
     name: String,
     redirect_uri: String,
     state: String,
+    resume: String,
 }
 
 /// A ceremony's start: the WebAuthn options and the sealed state to send back.
@@ -168,6 +169,8 @@ async fn login_finish(
     let target = Target {
         redirect_uri: form.redirect_uri,
         state: form.state,
+        resume: form.resume,
+        identifier: String::new(),
     };
     if refuse_target(&state, &target).is_some() {
         return refusal(
