@@ -54,20 +54,20 @@ where
 }
 
 /// A browser: no automatic redirects, cookies kept by hand.
-struct Browser {
+pub(crate) struct Browser {
     srv: Srv,
     http: Client,
     cookies: Vec<(String, String)>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -75,7 +75,7 @@ impl Page {
     }
 
     /// The value of a hidden form field.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -95,7 +95,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(srv: &Srv) -> Self {
+    pub(crate) fn new(srv: &Srv) -> Self {
         Self {
             srv: srv.clone(),
             http: Client::builder()
@@ -107,7 +107,7 @@ impl Browser {
     }
 
     /// A cookie by its base name (`Secure` cookies carry the `__Host-` prefix).
-    fn cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         let name = format!("__Host-{name}");
         self.cookies
             .iter()
@@ -156,24 +156,25 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(self.srv.url(path));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.http.post(self.srv.url(path)).form(form);
         self.send(req).await
     }
 
     /// Opens the sign-in page and submits it.
-    async fn sign_in(&mut self, query: &str, who: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, query: &str, who: &str, password: &str) -> Page {
         let page = self.get(&format!("/login{query}")).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let form = [
             ("csrf", page.field("csrf")),
             ("redirect_uri", page.field("redirect_uri")),
             ("state", page.field("state")),
+            ("resume", page.field("resume")),
             ("identifier", who.to_owned()),
             ("password", password.to_owned()),
         ];
