@@ -64,7 +64,7 @@ fn fixture() -> &'static Fixture {
                 .expect("in-memory store");
             let kek = Kek::generate();
             // The ring's own key first, then an older public key it does not sign with.
-            KeyRing::load_or_create(&store, &kek, &SystemClock)
+            KeyRing::load_or_create(&store, &kek, &SystemClock, &[])
                 .await
                 .expect("key ring");
             let record = SigningKeyRecord {
@@ -75,14 +75,14 @@ fn fixture() -> &'static Fixture {
                 created_at: DateTime::<Utc>::UNIX_EPOCH,
             };
             store.insert_signing_key(&record).await.expect("insert");
-            let a = KeyRing::load_or_create(&store, &kek, &SystemClock)
+            let a = KeyRing::load_or_create(&store, &kek, &SystemClock, &[])
                 .await
                 .expect("key ring");
             store.close().await;
             let other = SqliteStore::open("sqlite::memory:")
                 .await
                 .expect("in-memory store");
-            let b = KeyRing::load_or_create(&other, &Kek::generate(), &SystemClock)
+            let b = KeyRing::load_or_create(&other, &Kek::generate(), &SystemClock, &[])
                 .await
                 .expect("key ring");
             other.close().await;

@@ -1,11 +1,11 @@
 //! Access tokens: EdDSA JWTs with pinned algorithm, checked issuer and audience.
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{AuthFailure, Error, Result};
-use crate::keys::KeyRing;
+use crate::keys::{KeyRing, SigningAlg};
 
 /// The claims of an aegis access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,12 +25,9 @@ pub struct AccessClaims {
     pub id: i64,
 }
 
-/// Signs claims with the active key.
+/// Signs claims with the active Ed25519 key.
 pub fn sign(keys: &KeyRing, claims: &AccessClaims) -> Result<String> {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(keys.kid().to_owned());
-    header.typ = Some("JWT".into());
-    jsonwebtoken::encode(&header, claims, keys.encoding()).map_err(Error::internal)
+    keys.sign_with(SigningAlg::EdDsa, claims)
 }
 
 /// What went wrong with a presented JWT before any state was consulted.

@@ -1,4 +1,5 @@
-//! `/.well-known/jwks.json`: the public keys that verify aegis access tokens.
+//! `/.well-known/jwks.json`: the public keys that verify aegis access tokens and
+//! OpenID Connect ID tokens.
 
 use axum::extract::State;
 use axum::Json;
@@ -22,14 +23,25 @@ struct JwkSet {
     keys: Vec<Jwk>,
 }
 
-/// One token-signing key, as the core's key ring publishes it (RFC 8037 OKP).
+/// One token-signing key, as the core's key ring publishes it: Ed25519 signs
+/// aegis's own access tokens; any of the three may sign OpenID Connect ID tokens.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum Jwk {
+    Okp(OkpJwk),
+    Ec(EcJwk),
+    Rsa(RsaJwk),
+}
+
+/// An Ed25519 key (RFC 8037).
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct Jwk {
-    kty: JwkKeyType,
-    crv: JwkCurve,
-    alg: JwkAlgorithm,
+pub struct OkpJwk {
+    kty: OkpKeyType,
+    crv: OkpCurve,
+    alg: OkpAlgorithm,
     #[serde(rename = "use")]
     usage: JwkUse,
     /// The `kid` of the tokens it verifies.
@@ -39,24 +51,98 @@ pub struct Jwk {
     x: String,
 }
 
+/// A P-256 key (RFC 7518 §6.2).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EcJwk {
+    kty: EcKeyType,
+    crv: EcCurve,
+    alg: EcAlgorithm,
+    #[serde(rename = "use")]
+    usage: JwkUse,
+    /// The `kid` of the tokens it verifies.
+    kid: String,
+    /// The point's x coordinate (32 bytes), base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
+    x: String,
+    /// The point's y coordinate (32 bytes), base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
+    y: String,
+}
+
+/// An RSA key (RFC 7518 §6.3).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RsaJwk {
+    kty: RsaKeyType,
+    alg: RsaAlgorithm,
+    #[serde(rename = "use")]
+    usage: JwkUse,
+    /// The `kid` of the tokens it verifies.
+    kid: String,
+    /// The modulus, big-endian, base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    n: String,
+    /// The public exponent, big-endian, base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    e: String,
+}
+
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-enum JwkKeyType {
+enum OkpKeyType {
     #[serde(rename = "OKP")]
     Okp,
 }
 
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-enum JwkCurve {
+enum OkpCurve {
     Ed25519,
 }
 
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-enum JwkAlgorithm {
+enum OkpAlgorithm {
     #[serde(rename = "EdDSA")]
     EdDsa,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+enum EcKeyType {
+    #[serde(rename = "EC")]
+    Ec,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+enum EcCurve {
+    #[serde(rename = "P-256")]
+    P256,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+enum EcAlgorithm {
+    #[serde(rename = "ES256")]
+    Es256,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+enum RsaKeyType {
+    #[serde(rename = "RSA")]
+    Rsa,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+enum RsaAlgorithm {
+    #[serde(rename = "RS256")]
+    Rs256,
 }
 
 #[derive(Serialize, ToSchema)]

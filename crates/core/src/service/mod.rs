@@ -165,7 +165,7 @@ impl Aegis {
         }
         let hasher = Hasher::new(&config.argon2)?;
         let webauthn = passkeys::relying_party(&config.passkeys)?;
-        let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref()).await?;
+        let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref(), &[]).await?;
         let cache = Arc::new(AuthCache::new(STATE_TTL));
         if let Some(mut rx) = store.subscribe() {
             let cache = Arc::clone(&cache);
