@@ -24,6 +24,8 @@ mod login_codes;
 mod mfa;
 #[path = "contract/migration.rs"]
 mod migration;
+#[path = "contract/oidc.rs"]
+mod oidc;
 #[path = "contract/outage.rs"]
 mod outage;
 #[path = "contract/plans.rs"]
@@ -205,6 +207,13 @@ contract!(
     login_codes::login_code_follows_session_and_user_deletion,
     login_codes::login_code_session_gets_another_refresh_token,
     login_codes::login_code_purge_removes_only_what_ended,
+    oidc::oidc_clients_round_trip,
+    oidc::oidc_client_deletion_revokes_its_sessions,
+    oidc::oidc_consents_round_trip_and_withdrawal,
+    oidc::oidc_codes_are_used_once,
+    oidc::oidc_code_race_has_one_winner,
+    oidc::oidc_follows_user_deletion,
+    oidc::oidc_purge_removes_ended_codes,
     purge::purge_removes_only_what_ended,
     invalidations::publish_is_harmless,
     imports::import_sources_round_trip_and_purge,

@@ -25,6 +25,7 @@ struct SessionRow {
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
     second_factor: bool,
+    client_id: Option<String>,
 }
 
 impl SessionRow {
@@ -36,6 +37,7 @@ impl SessionRow {
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
             second_factor: self.second_factor,
+            client_id: self.client_id,
         })
     }
 }
@@ -63,9 +65,25 @@ impl RefreshTokenRow {
 
 pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshToken) -> Result<()> {
     let mut tx = pool.begin().await.db()?;
+    // `client_id` is no foreign key (a deleted client's sessions stay, revoked):
+    // the client is checked here and held, as a foreign key would, so that a
+    // concurrent deletion either waits for this session (then revokes it) or
+    // has removed the client already.
+    if let Some(client) = &session.client_id {
+        let known: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM oidc_clients WHERE id = $1 FOR KEY SHARE")
+                .bind(client)
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
+        if known.is_none() {
+            return Err(Error::NotFound("client"));
+        }
+    }
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at, second_factor) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO sessions \
+         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -73,6 +91,7 @@ pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshTo
     .bind(session.expires_at)
     .bind(session.revoked_at)
     .bind(session.second_factor)
+    .bind(&session.client_id)
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -193,6 +212,7 @@ struct ListedRow {
     session_expires_at: DateTime<Utc>,
     session_revoked_at: Option<DateTime<Utc>>,
     session_second_factor: bool,
+    session_client_id: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -206,6 +226,7 @@ impl ListedRow {
             expires_at: self.session_expires_at,
             revoked_at: self.session_revoked_at,
             second_factor: self.session_second_factor,
+            client_id: self.session_client_id,
         };
         let (user, _) = self.user.into_user()?;
         Ok((session, user))

@@ -10,6 +10,7 @@ mod imports;
 mod keys;
 mod login_codes;
 mod mfa;
+mod oidc;
 mod purge;
 mod search;
 mod sessions;
@@ -27,6 +28,7 @@ use aegis_core::import::{
     Batch, Counters, ImportJob, ImportSource, JobStatus, RowReport, RowStatus, Turn,
 };
 use aegis_core::mfa::{Factor, FactorKind};
+use aegis_core::oidc::{AuthCode, Client, CodeUse, Consent};
 use aegis_core::pattern::Pattern;
 use aegis_core::query::{Page, UserQuery};
 use aegis_core::session::{LoginCode, RefreshToken, Session, SessionQuery};
@@ -503,6 +505,47 @@ impl Store for SqliteStore {
     ) -> Result<Option<LoginCode>> {
         login_codes::use_code(&self.pool, hash, at).await
     }
+    async fn insert_client(&self, client: &Client) -> Result<()> {
+        oidc::insert_client(&self.pool, client).await
+    }
+    async fn find_client(&self, id: &str) -> Result<Option<Client>> {
+        oidc::find_client(&self.pool, id).await
+    }
+    async fn list_clients(&self) -> Result<Vec<Client>> {
+        oidc::list_clients(&self.pool).await
+    }
+    async fn update_client(&self, client: &Client) -> Result<()> {
+        oidc::update_client(&self.pool, client).await
+    }
+    async fn delete_client(&self, id: &str, at: DateTime<Utc>) -> Result<Option<Vec<Uuid>>> {
+        oidc::delete_client(&self.pool, id, at).await
+    }
+
+    async fn upsert_consent(&self, consent: &Consent) -> Result<()> {
+        oidc::upsert_consent(&self.pool, consent).await
+    }
+    async fn find_consent(&self, user: Uuid, client: &str) -> Result<Option<Consent>> {
+        oidc::find_consent(&self.pool, user, client).await
+    }
+    async fn list_consents(&self, user: Uuid) -> Result<Vec<Consent>> {
+        oidc::list_consents(&self.pool, user).await
+    }
+    async fn delete_consent(
+        &self,
+        user: Uuid,
+        client: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Vec<Uuid>>> {
+        oidc::delete_consent(&self.pool, user, client, at).await
+    }
+
+    async fn insert_auth_code(&self, code: &AuthCode) -> Result<()> {
+        oidc::insert_code(&self.pool, code).await
+    }
+    async fn use_auth_code(&self, hash: &[u8; 32], at: DateTime<Utc>) -> Result<Option<CodeUse>> {
+        oidc::use_code(&self.pool, hash, at).await
+    }
+
     async fn purge_import_sources(&self, now: DateTime<Utc>) -> Result<u64> {
         imports::purge_sources(&self.pool, now).await
     }

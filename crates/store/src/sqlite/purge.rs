@@ -7,14 +7,16 @@ use sqlx::SqlitePool;
 use super::{begin_write, micros};
 use crate::error::DbResultExt;
 
-/// The deletions of a purge, each with `?1` = the cut-off. Refresh tokens and
-/// login codes of expiring sessions go explicitly before their sessions so that
-/// they are counted (a cascade's rows are not).
-const PURGES: [&str; 6] = [
+/// The deletions of a purge, each with `?1` = the cut-off. Refresh tokens,
+/// login codes and authorization codes of expiring sessions go explicitly
+/// before their sessions so that they are counted (a cascade's rows are not).
+const PURGES: [&str; 7] = [
     "DELETE FROM api_tokens WHERE expires_at < ?1",
     "DELETE FROM refresh_tokens WHERE expires_at < ?1 \
      OR session_id IN (SELECT id FROM sessions WHERE expires_at < ?1)",
     "DELETE FROM login_codes WHERE expires_at < ?1 \
+     OR session_id IN (SELECT id FROM sessions WHERE expires_at < ?1)",
+    "DELETE FROM oidc_codes WHERE expires_at < ?1 \
      OR session_id IN (SELECT id FROM sessions WHERE expires_at < ?1)",
     "DELETE FROM sessions WHERE expires_at < ?1",
     "DELETE FROM spent_nonces WHERE expires_at < ?1",

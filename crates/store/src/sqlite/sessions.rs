@@ -27,6 +27,7 @@ struct SessionRow {
     expires_at: i64,
     revoked_at: Option<i64>,
     second_factor: bool,
+    client_id: Option<String>,
 }
 
 impl SessionRow {
@@ -38,6 +39,7 @@ impl SessionRow {
             expires_at: time(self.expires_at)?,
             revoked_at: opt_time(self.revoked_at)?,
             second_factor: self.second_factor,
+            client_id: self.client_id,
         })
     }
 }
@@ -69,9 +71,22 @@ pub(super) async fn insert(
     refresh: &RefreshToken,
 ) -> Result<()> {
     let mut tx = begin_write(pool).await.db()?;
+    // `client_id` is no foreign key (a deleted client's sessions stay, revoked):
+    // the client is checked here, under the write lock.
+    if let Some(client) = &session.client_id {
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM oidc_clients WHERE id = ?1")
+            .bind(client)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+        if known.is_none() {
+            return Err(Error::NotFound("client"));
+        }
+    }
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at, second_factor) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO sessions \
+         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .bind(text(session.id))
     .bind(text(session.user_id))
@@ -79,6 +94,7 @@ pub(super) async fn insert(
     .bind(micros(session.expires_at))
     .bind(session.revoked_at.map(micros))
     .bind(session.second_factor)
+    .bind(&session.client_id)
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -203,6 +219,7 @@ struct ListedRow {
     session_expires_at: i64,
     session_revoked_at: Option<i64>,
     session_second_factor: bool,
+    session_client_id: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -216,6 +233,7 @@ impl ListedRow {
             expires_at: self.session_expires_at,
             revoked_at: self.session_revoked_at,
             second_factor: self.session_second_factor,
+            client_id: self.session_client_id,
         }
         .into_session()?;
         let (user, _) = self.user.into_user()?;

@@ -50,6 +50,7 @@ pub fn session(user_id: Uuid) -> (Session, RefreshToken) {
         expires_at: t(3600),
         revoked_at: None,
         second_factor: false,
+        client_id: None,
     };
     let refresh = refresh_token(session.id);
     (session, refresh)
