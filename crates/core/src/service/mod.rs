@@ -165,7 +165,14 @@ impl Aegis {
         }
         let hasher = Hasher::new(&config.argon2)?;
         let webauthn = passkeys::relying_party(&config.passkeys)?;
-        let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref(), &[]).await?;
+        // ID tokens may be signed in any algorithm a client chooses: the
+        // provider holds a key of each (aegis's own tokens stay EdDSA).
+        let extra: &[crate::keys::SigningAlg] = if config.oidc.enabled {
+            &crate::keys::SigningAlg::ALL
+        } else {
+            &[]
+        };
+        let keys = KeyRing::load_or_create(store.as_ref(), kek, clock.as_ref(), extra).await?;
         let cache = Arc::new(AuthCache::new(STATE_TTL));
         if let Some(mut rx) = store.subscribe() {
             let cache = Arc::clone(&cache);

@@ -13,6 +13,7 @@ mod cors;
 mod cross;
 mod imports;
 mod metrics;
+mod oidc;
 mod mfa;
 mod openapi;
 mod outage;

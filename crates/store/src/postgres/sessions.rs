@@ -26,6 +26,7 @@ struct SessionRow {
     revoked_at: Option<DateTime<Utc>>,
     second_factor: bool,
     client_id: Option<String>,
+    scope: String,
 }
 
 impl SessionRow {
@@ -38,6 +39,7 @@ impl SessionRow {
             revoked_at: self.revoked_at,
             second_factor: self.second_factor,
             client_id: self.client_id,
+            scopes: self.scope.split_whitespace().map(str::to_owned).collect(),
         })
     }
 }
@@ -82,8 +84,8 @@ pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshTo
     }
     sqlx::query(
         "INSERT INTO sessions \
-         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id, scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -92,6 +94,7 @@ pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshTo
     .bind(session.revoked_at)
     .bind(session.second_factor)
     .bind(&session.client_id)
+    .bind(session.scopes.join(" "))
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -213,6 +216,7 @@ struct ListedRow {
     session_revoked_at: Option<DateTime<Utc>>,
     session_second_factor: bool,
     session_client_id: Option<String>,
+    session_scope: String,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -227,6 +231,7 @@ impl ListedRow {
             revoked_at: self.session_revoked_at,
             second_factor: self.session_second_factor,
             client_id: self.session_client_id,
+            scopes: self.session_scope.split_whitespace().map(str::to_owned).collect(),
         };
         let (user, _) = self.user.into_user()?;
         Ok((session, user))

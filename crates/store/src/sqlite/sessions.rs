@@ -28,6 +28,7 @@ struct SessionRow {
     revoked_at: Option<i64>,
     second_factor: bool,
     client_id: Option<String>,
+    scope: String,
 }
 
 impl SessionRow {
@@ -40,6 +41,7 @@ impl SessionRow {
             revoked_at: opt_time(self.revoked_at)?,
             second_factor: self.second_factor,
             client_id: self.client_id,
+            scopes: self.scope.split_whitespace().map(str::to_owned).collect(),
         })
     }
 }
@@ -85,8 +87,8 @@ pub(super) async fn insert(
     }
     sqlx::query(
         "INSERT INTO sessions \
-         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id, scope) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .bind(text(session.id))
     .bind(text(session.user_id))
@@ -95,6 +97,7 @@ pub(super) async fn insert(
     .bind(session.revoked_at.map(micros))
     .bind(session.second_factor)
     .bind(&session.client_id)
+    .bind(session.scopes.join(" "))
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -220,6 +223,7 @@ struct ListedRow {
     session_revoked_at: Option<i64>,
     session_second_factor: bool,
     session_client_id: Option<String>,
+    session_scope: String,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -234,6 +238,7 @@ impl ListedRow {
             revoked_at: self.session_revoked_at,
             second_factor: self.session_second_factor,
             client_id: self.session_client_id,
+            scope: self.session_scope,
         }
         .into_session()?;
         let (user, _) = self.user.into_user()?;

@@ -51,6 +51,7 @@ pub fn session(user_id: Uuid) -> (Session, RefreshToken) {
         revoked_at: None,
         second_factor: false,
         client_id: None,
+        scopes: Vec::new(),
     };
     let refresh = refresh_token(session.id);
     (session, refresh)

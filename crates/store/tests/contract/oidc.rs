@@ -82,6 +82,9 @@ fn code(client_id: &str, user_id: Uuid, session_id: Uuid, expires: i64) -> AuthC
 async fn open(s: &dyn Store, user: Uuid, client: Option<&str>) -> Session {
     let (mut sess, refresh) = session(user);
     sess.client_id = client.map(str::to_owned);
+    if client.is_some() {
+        sess.scopes = vec!["openid".into(), "email".into()];
+    }
     s.insert_session(&sess, &refresh).await.unwrap();
     sess
 }

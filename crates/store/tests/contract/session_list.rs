@@ -54,6 +54,7 @@ async fn populate(s: &dyn Store) -> Vec<Listed> {
                 revoked_at: None,
                 second_factor: j == 3,
                 client_id: None,
+                scopes: Vec::new(),
             };
             s.insert_session(&session, &refresh_token(session.id))
                 .await
