@@ -17,7 +17,7 @@ use figment::{Figment, Provider};
 /// Sections of the file whose keys nest under `AEGIS_<SECTION>_…`.
 const SECTIONS: &[&str] = &[
     "throttle", "argon2", "argon", "aiohttp", "import", "web", "passkeys", "metrics", "http",
-    "cors",
+    "cors", "oidc",
 ];
 
 /// Variables the command line reads itself (not configuration keys).

@@ -618,9 +618,9 @@ impl Aegis {
             .await?;
         // A relying party's session is not a sign-in to aegis itself (its
         // tokens carry the client's audience and never get this far).
-        let Some(session) = session.filter(|s| {
-            s.is_live(now) && s.user_id == claims.sub && s.client_id.is_none()
-        }) else {
+        let Some(session) =
+            session.filter(|s| s.is_live(now) && s.user_id == claims.sub && s.client_id.is_none())
+        else {
             return Ok(None);
         };
         let Some(user) = self.user_state(session.user_id).await?.filter(|u| u.active) else {

@@ -141,7 +141,10 @@ fn oauth_error(e: OAuthError, basic: bool) -> Response {
         }
         OAuthError::Core(inner) => {
             tracing::error!(error = %inner, "OpenID endpoint failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".to_owned(),
+            )
         }
     };
     let body = OAuthErrorBody {
@@ -187,7 +190,8 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()
     let decoded = String::from_utf8(decoded).map_err(|_| ())?;
     let (id, secret) = decoded.split_once(':').ok_or(())?;
     let part = |s: &str| -> Result<String, ()> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| ())?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| ())?;
         Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
     };
     Ok(Some((part(id)?, part(secret)?)))
@@ -237,7 +241,13 @@ async fn token(
     let Ok(Form(f)) = form else {
         return unreadable();
     };
-    let creds = match credentials(&headers, f.client_id, f.client_secret, f.client_assertion_type, f.client_assertion) {
+    let creds = match credentials(
+        &headers,
+        f.client_id,
+        f.client_secret,
+        f.client_assertion_type,
+        f.client_assertion,
+    ) {
         Ok(c) => c,
         Err(res) => return res,
     };
@@ -288,8 +298,12 @@ fn bearer_error(code: &str, description: &str) -> Response {
         "insufficient_scope" => StatusCode::FORBIDDEN,
         _ => StatusCode::UNAUTHORIZED,
     };
-    let mut res = no_store(status, json!({"error": code, "error_description": description}));
-    let challenge = format!("Bearer realm=\"aegis\", error=\"{code}\", error_description=\"{description}\"");
+    let mut res = no_store(
+        status,
+        json!({"error": code, "error_description": description}),
+    );
+    let challenge =
+        format!("Bearer realm=\"aegis\", error=\"{code}\", error_description=\"{description}\"");
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -298,7 +312,10 @@ fn bearer_error(code: &str, description: &str) -> Response {
 
 async fn userinfo(state: &AppState, token: Option<String>) -> Response {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        let mut res = no_store(StatusCode::UNAUTHORIZED, json!({"error": "invalid_token", "error_description": "no access token"}));
+        let mut res = no_store(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_token", "error_description": "no access token"}),
+        );
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"aegis\""),
@@ -324,7 +341,10 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Response {
 async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer(&headers) {
         Ok(token) => userinfo(&state, token).await,
-        Err(()) => bearer_error("invalid_request", "the Authorization header is not a Bearer token"),
+        Err(()) => bearer_error(
+            "invalid_request",
+            "the Authorization header is not a Bearer token",
+        ),
     }
 }
 
@@ -350,7 +370,12 @@ async fn userinfo_post(
     };
     let in_header = match bearer(&headers) {
         Ok(t) => t,
-        Err(()) => return bearer_error("invalid_request", "the Authorization header is not a Bearer token"),
+        Err(()) => {
+            return bearer_error(
+                "invalid_request",
+                "the Authorization header is not a Bearer token",
+            )
+        }
     };
     match (in_header, in_body) {
         (Some(_), Some(_)) => bearer_error("invalid_request", "send the access token once"),
@@ -375,13 +400,25 @@ async fn introspect(
     let Ok(Form(f)) = form else {
         return unreadable();
     };
-    let creds = match credentials(&headers, f.client_id, f.client_secret, f.client_assertion_type, f.client_assertion) {
+    let creds = match credentials(
+        &headers,
+        f.client_id,
+        f.client_secret,
+        f.client_assertion_type,
+        f.client_assertion,
+    ) {
         Ok(c) => c,
         Err(res) => return res,
     };
     let basic = creds.basic.is_some();
     let Some(token) = f.token else {
-        return oauth_error(OAuthError::Protocol { code: "invalid_request", description: "token is missing".into() }, false);
+        return oauth_error(
+            OAuthError::Protocol {
+                code: "invalid_request",
+                description: "token is missing".into(),
+            },
+            false,
+        );
     };
     let url = endpoint(&state, "/oauth2/introspect");
     match state.aegis.introspect(&creds, &token, &url).await {
@@ -407,13 +444,25 @@ async fn revoke(
     let Ok(Form(f)) = form else {
         return unreadable();
     };
-    let creds = match credentials(&headers, f.client_id, f.client_secret, f.client_assertion_type, f.client_assertion) {
+    let creds = match credentials(
+        &headers,
+        f.client_id,
+        f.client_secret,
+        f.client_assertion_type,
+        f.client_assertion,
+    ) {
         Ok(c) => c,
         Err(res) => return res,
     };
     let basic = creds.basic.is_some();
     let Some(token) = f.token else {
-        return oauth_error(OAuthError::Protocol { code: "invalid_request", description: "token is missing".into() }, false);
+        return oauth_error(
+            OAuthError::Protocol {
+                code: "invalid_request",
+                description: "token is missing".into(),
+            },
+            false,
+        );
     };
     let url = endpoint(&state, "/oauth2/revoke");
     match state.aegis.revoke_token(&creds, &token, &url).await {

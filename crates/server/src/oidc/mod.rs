@@ -89,7 +89,11 @@ struct ProviderMetadata {
     request_uri_parameter_supported: bool,
 }
 
-const CONFIDENTIAL_AUTH: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+const CONFIDENTIAL_AUTH: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 /// `GET /.well-known/openid-configuration`.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc", operation_id = "oidc_discovery",
@@ -124,9 +128,25 @@ async fn discovery(State(state): State<AppState>) -> Response {
         acr_values_supported: vec![ACR_PASSWORD, ACR_MFA],
         prompt_values_supported: vec!["none", "login", "consent", "select_account"],
         claims_supported: vec![
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
-            "preferred_username", "name", "given_name", "family_name", "updated_at", "email",
-            "email_verified", "groups", "roles",
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "sid",
+            "preferred_username",
+            "name",
+            "given_name",
+            "family_name",
+            "updated_at",
+            "email",
+            "email_verified",
+            "groups",
+            "roles",
         ],
         authorization_response_iss_parameter_supported: true,
         claims_parameter_supported: false,

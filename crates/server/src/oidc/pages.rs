@@ -226,7 +226,11 @@ fn to_client(answer: &AuthorizeResponse) -> Response {
     match answer.mode {
         ResponseMode::Query => {
             let query = serde_urlencoded::to_string(&answer.params).unwrap_or_default();
-            let sep = if answer.redirect_uri.contains('?') { '&' } else { '?' };
+            let sep = if answer.redirect_uri.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
             see_other(&format!("{}{sep}{query}", answer.redirect_uri))
         }
         ResponseMode::FormPost => {
@@ -304,12 +308,19 @@ async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Response
         (status = 303, description = "Back to the client (or to the sign-in page)", headers(("Location" = String))),
         (status = 400, description = "An expired or altered request", body = String, content_type = "text/html"),
         (status = 404, description = "The OpenID provider is off")))]
-async fn resume(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(q) = read_params::<ResumeQuery>(query.as_deref().unwrap_or("")) else {
         return bad_form();
     };
     let browser = session(&state, &headers).await;
-    let result = state.aegis.authorize_resume(&q.request, browser.as_ref()).await;
+    let result = state
+        .aegis
+        .authorize_resume(&q.request, browser.as_ref())
+        .await;
     outcome(&state, &headers, result).await
 }
 
@@ -354,7 +365,11 @@ async fn consent(
         (status = 303, description = "Signed out; to the registered `post_logout_redirect_uri` with `state`", headers(("Location" = String))),
         (status = 400, description = "An unregistered `post_logout_redirect_uri`, a bad hint, or an unreadable request", body = String, content_type = "text/html"),
         (status = 404, description = "The OpenID provider is off")))]
-async fn logout_get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn logout_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(form) = read_params::<LogoutForm>(query.as_deref().unwrap_or("")) else {
         return bad_form();
     };
@@ -386,7 +401,12 @@ async fn logout_post(
     logout(&state, &headers, form, confirmed).await
 }
 
-async fn logout(state: &AppState, headers: &HeaderMap, form: LogoutForm, confirmed: bool) -> Response {
+async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: LogoutForm,
+    confirmed: bool,
+) -> Response {
     let req = LogoutRequest {
         id_token_hint: form.id_token_hint,
         post_logout_redirect_uri: form.post_logout_redirect_uri,
@@ -394,7 +414,10 @@ async fn logout(state: &AppState, headers: &HeaderMap, form: LogoutForm, confirm
         client_id: form.client_id,
     };
     let browser = session(state, headers).await;
-    let result = state.aegis.end_session(&req, browser.as_ref(), confirmed).await;
+    let result = state
+        .aegis
+        .end_session(&req, browser.as_ref(), confirmed)
+        .await;
     let mut res = match result {
         Err(e) => return core_failure(e),
         Ok(LogoutOutcome::Confirm) => {
@@ -415,7 +438,9 @@ async fn logout(state: &AppState, headers: &HeaderMap, form: LogoutForm, confirm
             return res;
         }
         Ok(LogoutOutcome::Redirect(to)) => see_other(&to),
-        Ok(LogoutOutcome::SignedOut) => message(StatusCode::OK, "Signed out", "You are signed out."),
+        Ok(LogoutOutcome::SignedOut) => {
+            message(StatusCode::OK, "Signed out", "You are signed out.")
+        }
     };
     set_cookie(&mut res, state, SESSION_COOKIE, "", 0);
     res
@@ -427,8 +452,14 @@ async fn logout(state: &AppState, headers: &HeaderMap, form: LogoutForm, confirm
 async fn form_post_js() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=3600"),
+            ),
         ],
         FORM_POST_JS,
     )

@@ -202,7 +202,13 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .filter(|v| !v.is_empty())
 }
 
-pub(crate) fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max_age: i64) {
+pub(crate) fn set_cookie(
+    res: &mut Response,
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) {
     let name = cookie_name(state, name);
     let secure = if state.config.web.secure_cookies {
         "; Secure"
@@ -586,7 +592,10 @@ async fn landing(
         .num_seconds()
         .max(0);
     let mut res = if !target.resume.is_empty() {
-        answer(&format!("/oauth2/authorize/resume?request={}", target.resume))
+        answer(&format!(
+            "/oauth2/authorize/resume?request={}",
+            target.resume
+        ))
     } else if target.redirect_uri.is_empty() {
         answer("/account")
     } else {

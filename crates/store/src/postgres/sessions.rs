@@ -231,7 +231,11 @@ impl ListedRow {
             revoked_at: self.session_revoked_at,
             second_factor: self.session_second_factor,
             client_id: self.session_client_id,
-            scopes: self.session_scope.split_whitespace().map(str::to_owned).collect(),
+            scopes: self
+                .session_scope
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         };
         let (user, _) = self.user.into_user()?;
         Ok((session, user))

@@ -256,7 +256,10 @@ impl Aegis {
         }
         if let Some(m) = p.response_mode.as_deref() {
             if m != "query" && m != "form_post" {
-                return Err(refuse("invalid_request", "response_mode must be query or form_post"));
+                return Err(refuse(
+                    "invalid_request",
+                    "response_mode must be query or form_post",
+                ));
             }
         }
         match p.response_type.as_deref() {
@@ -270,7 +273,12 @@ impl Aegis {
             }
         }
         let challenge = check_pkce(p, client)?;
-        let prompts: Vec<&str> = p.prompt.as_deref().unwrap_or("").split_whitespace().collect();
+        let prompts: Vec<&str> = p
+            .prompt
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         let prompt_none = prompts.contains(&"none");
         if prompt_none && prompts.len() > 1 {
             return Err(refuse("invalid_request", "prompt=none cannot be combined"));
@@ -281,19 +289,20 @@ impl Aegis {
             auth_after = Some(now.timestamp_micros());
         }
         if let Some(max_age) = p.max_age.as_deref().filter(|m| !m.is_empty()) {
-            let secs: i64 = max_age
-                .parse()
-                .ok()
-                .filter(|s| *s >= 0)
-                .ok_or_else(|| refuse("invalid_request", "max_age must be a number of seconds"))?;
+            let secs: i64 =
+                max_age.parse().ok().filter(|s| *s >= 0).ok_or_else(|| {
+                    refuse("invalid_request", "max_age must be a number of seconds")
+                })?;
             let after = now - Duration::seconds(secs.min(100 * 365 * 86_400));
             auth_after = Some(auth_after.unwrap_or(i64::MIN).max(after.timestamp_micros()));
         }
         let hint_sub = match p.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-            Some(hint) => Some(
-                self.id_token_subject(hint)
-                    .ok_or_else(|| refuse("invalid_request", "id_token_hint is not an ID token of this issuer"))?,
-            ),
+            Some(hint) => Some(self.id_token_subject(hint).ok_or_else(|| {
+                refuse(
+                    "invalid_request",
+                    "id_token_hint is not an ID token of this issuer",
+                )
+            })?),
             None => None,
         };
         let mfa = p
@@ -328,7 +337,9 @@ impl Aegis {
     ) -> Result<AuthorizeOutcome> {
         let session = self.browser_session(browser).await?;
         let signed_in = session.as_ref().filter(|(p, s)| {
-            let fresh = req.auth_after.is_none_or(|t| s.created_at.timestamp_micros() >= t);
+            let fresh = req
+                .auth_after
+                .is_none_or(|t| s.created_at.timestamp_micros() >= t);
             let same = req.hint_sub.is_none_or(|sub| sub == p.user.id);
             fresh && same && (!req.mfa || s.second_factor)
         });
@@ -356,11 +367,18 @@ impl Aegis {
             return Ok(AuthorizeOutcome::SignIn { resume, login_hint });
         };
         if !client.first_party {
-            let stored = self.store.find_consent(principal.user.id, &client.id).await?;
+            let stored = self
+                .store
+                .find_consent(principal.user.id, &client.id)
+                .await?;
             let covered = stored.is_some_and(|c| req.scopes.iter().all(|s| c.scopes.contains(s)));
             if !covered || req.prompt_consent {
                 if req.prompt_none {
-                    return Ok(self.refusal(&req, "consent_required", "the user has not allowed this application"));
+                    return Ok(self.refusal(
+                        &req,
+                        "consent_required",
+                        "the user has not allowed this application",
+                    ));
                 }
                 let resume = self.seal_resume(&req, Some(session.id))?;
                 return Ok(AuthorizeOutcome::Consent {
@@ -465,7 +483,10 @@ impl Aegis {
         why: &str,
         state: Option<String>,
     ) -> AuthorizeOutcome {
-        let mut params = vec![("error", code.to_owned()), ("error_description", why.to_owned())];
+        let mut params = vec![
+            ("error", code.to_owned()),
+            ("error_description", why.to_owned()),
+        ];
         if let Some(state) = state {
             params.push(("state", state));
         }
@@ -489,12 +510,20 @@ impl Aegis {
     }
 
     fn open_resume(&self, resume: &str) -> Result<Sealed> {
-        let expired = || Error::invalid("request", "the sign-in request has expired; start again from the application");
+        let expired = || {
+            Error::invalid(
+                "request",
+                "the sign-in request has expired; start again from the application",
+            )
+        };
         if resume.len() > MAX_RESUME {
             return Err(expired());
         }
         let bytes = URL_SAFE_NO_PAD.decode(resume).map_err(|_| expired())?;
-        let plain = self.kek.open(RESUME_CONTEXT, &bytes).map_err(|_| expired())?;
+        let plain = self
+            .kek
+            .open(RESUME_CONTEXT, &bytes)
+            .map_err(|_| expired())?;
         let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| expired())?;
         if self.clock.now().timestamp() >= sealed.until {
             return Err(expired());
@@ -510,24 +539,44 @@ fn redirect_uri_of(p: &AuthorizeParams) -> String {
 
 /// The S256 challenge: required of public clients, honoured for others;
 /// `plain` (also the default method) refused.
-fn check_pkce(p: &AuthorizeParams, client: &Client) -> std::result::Result<Option<String>, Refusal> {
+fn check_pkce(
+    p: &AuthorizeParams,
+    client: &Client,
+) -> std::result::Result<Option<String>, Refusal> {
     let challenge = p.code_challenge.as_deref().filter(|c| !c.is_empty());
     let Some(challenge) = challenge else {
         if client.public {
-            return Err(refuse("invalid_request", "a public client must use PKCE (code_challenge with S256)"));
+            return Err(refuse(
+                "invalid_request",
+                "a public client must use PKCE (code_challenge with S256)",
+            ));
         }
-        if p.code_challenge_method.as_deref().is_some_and(|m| !m.is_empty()) {
-            return Err(refuse("invalid_request", "code_challenge_method without code_challenge"));
+        if p.code_challenge_method
+            .as_deref()
+            .is_some_and(|m| !m.is_empty())
+        {
+            return Err(refuse(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            ));
         }
         return Ok(None);
     };
     if p.code_challenge_method.as_deref() != Some("S256") {
-        return Err(refuse("invalid_request", "code_challenge_method must be S256"));
+        return Err(refuse(
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
     }
     let well_formed = challenge.len() == 43
-        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
-        return Err(refuse("invalid_request", "code_challenge is not a base64url SHA-256"));
+        return Err(refuse(
+            "invalid_request",
+            "code_challenge is not a base64url SHA-256",
+        ));
     }
     Ok(Some(challenge.to_owned()))
 }

@@ -85,7 +85,9 @@ impl Aegis {
         }
         if let Some((id, secret)) = &creds.basic {
             if creds.client_id.as_ref().is_some_and(|c| c != id) {
-                return Err(OAuthError::invalid_request("client_id differs from the Authorization header"));
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the Authorization header",
+                ));
             }
             return self.by_secret(id, secret).await;
         }
@@ -95,15 +97,21 @@ impl Aegis {
         }
         if let Some(assertion) = &creds.client_assertion {
             if creds.client_assertion_type.as_deref() != Some(JWT_BEARER) {
-                return Err(OAuthError::invalid_request("client_assertion_type must be jwt-bearer"));
+                return Err(OAuthError::invalid_request(
+                    "client_assertion_type must be jwt-bearer",
+                ));
             }
-            return self.by_assertion(creds.client_id.as_deref(), assertion, endpoint).await;
+            return self
+                .by_assertion(creds.client_id.as_deref(), assertion, endpoint)
+                .await;
         }
         let client = self.client_named(id).await?;
         if client.public && allow_public {
             Ok(client)
         } else {
-            Err(OAuthError::invalid_client("client authentication is required"))
+            Err(OAuthError::invalid_client(
+                "client authentication is required",
+            ))
         }
     }
 
@@ -120,7 +128,11 @@ impl Aegis {
     /// `client_secret_basic` / `client_secret_post`: the SHA-256 of the
     /// presented secret against the stored one, in constant time.
     async fn by_secret(&self, id: &str, secret: &str) -> std::result::Result<Client, OAuthError> {
-        let presented = hash_token(if secret.len() > MAX_CREDENTIAL { "" } else { secret });
+        let presented = hash_token(if secret.len() > MAX_CREDENTIAL {
+            ""
+        } else {
+            secret
+        });
         let client = self.client_named(id).await;
         let ok = match &client {
             Ok(c) => c
@@ -152,7 +164,10 @@ impl Aegis {
             return Err(fail());
         }
         let header = jsonwebtoken::decode_header(assertion).map_err(|_| fail())?;
-        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA) {
+        if !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
+        ) {
             return Err(fail());
         }
         // The client is the token's own `sub`, read before the signature
@@ -193,7 +208,10 @@ impl Aegis {
             return Err(fail());
         }
         let until = chrono::DateTime::from_timestamp(verified.exp, 0).ok_or_else(fail)?;
-        let key = hash_token(&format!("client-assertion\0{}\0{}", client.id, verified.jti));
+        let key = hash_token(&format!(
+            "client-assertion\0{}\0{}",
+            client.id, verified.jti
+        ));
         if !self.store.spend_nonce(&key, until).await? {
             return Err(fail());
         }

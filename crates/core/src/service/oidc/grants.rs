@@ -90,17 +90,21 @@ type Answer = std::result::Result<TokenResponse, OAuthError>;
 impl Aegis {
     /// `POST /token`: authenticates the client, then runs its grant.
     /// `endpoint` is the token endpoint's URL (an assertion's audience).
-    pub async fn token(&self, creds: &ClientCredentials, req: TokenRequest, endpoint: &str) -> Answer {
-        let kind = match req.grant_type.as_deref().map(Grant::parse) {
-            Some(Some(g)) => g,
-            Some(None) => {
-                return Err(OAuthError::new(
+    pub async fn token(
+        &self,
+        creds: &ClientCredentials,
+        req: TokenRequest,
+        endpoint: &str,
+    ) -> Answer {
+        let kind =
+            match req.grant_type.as_deref().map(Grant::parse) {
+                Some(Some(g)) => g,
+                Some(None) => return Err(OAuthError::new(
                     "unsupported_grant_type",
                     "grant_type must be authorization_code, refresh_token or client_credentials",
-                ))
-            }
-            None => return Err(OAuthError::invalid_request("grant_type is missing")),
-        };
+                )),
+                None => return Err(OAuthError::invalid_request("grant_type is missing")),
+            };
         let result = self.grant(kind, creds, req, endpoint).await;
         let outcome = match &result {
             Ok(_) => "success",
@@ -110,7 +114,13 @@ impl Aegis {
         result
     }
 
-    async fn grant(&self, kind: Grant, creds: &ClientCredentials, req: TokenRequest, endpoint: &str) -> Answer {
+    async fn grant(
+        &self,
+        kind: Grant,
+        creds: &ClientCredentials,
+        req: TokenRequest,
+        endpoint: &str,
+    ) -> Answer {
         let public_ok = kind != Grant::ClientCredentials;
         let client = self.authenticate_client(creds, endpoint, public_ok).await?;
         if !client.grants.contains(&kind) {
@@ -150,16 +160,22 @@ impl Aegis {
                 return Err(bad());
             }
             if req.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
-                return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request's"));
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri differs from the authorization request's",
+                ));
             }
-            check_verifier(record.code_challenge.as_deref(), req.code_verifier.as_deref())
+            check_verifier(
+                record.code_challenge.as_deref(),
+                req.code_verifier.as_deref(),
+            )
         })();
         if let Err(e) = checks {
             self.revoke_session(record.session_id).await?;
             return Err(e);
         }
         let session = self.client_session(client, record.session_id).await?;
-        self.issue_for_session(client, &session, record.nonce.as_deref(), true).await
+        self.issue_for_session(client, &session, record.nonce.as_deref(), true)
+            .await
     }
 
     /// The session's refresh family: rotated on every use; a used token
@@ -172,7 +188,11 @@ impl Aegis {
         }
         let now = self.clock.now();
         let hash = hash_token(token);
-        let record = self.store.find_refresh_token(&hash).await?.ok_or_else(bad)?;
+        let record = self
+            .store
+            .find_refresh_token(&hash)
+            .await?
+            .ok_or_else(bad)?;
         let session = self
             .store
             .find_session(record.session_id)
@@ -189,17 +209,28 @@ impl Aegis {
         }
         if let Some(scope) = req.scope.as_deref() {
             let asked = granted_scopes(scope);
-            if scope.split_whitespace().count() != asked.len() || asked.iter().any(|s| !session.scopes.contains(s)) {
-                return Err(OAuthError::new("invalid_scope", "a refresh cannot widen the granted scopes"));
+            if scope.split_whitespace().count() != asked.len()
+                || asked.iter().any(|s| !session.scopes.contains(s))
+            {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    "a refresh cannot widen the granted scopes",
+                ));
             }
         }
         let session = self.client_session(client, session.id).await?;
         let (secret, next) = self.new_refresh_token(&session, now);
-        if !self.store.use_refresh_token(&hash, now, Some(&next)).await? {
+        if !self
+            .store
+            .use_refresh_token(&hash, now, Some(&next))
+            .await?
+        {
             self.revoke_session(session.id).await?;
             return Err(bad());
         }
-        let mut answer = self.issue_for_session(client, &session, None, false).await?;
+        let mut answer = self
+            .issue_for_session(client, &session, None, false)
+            .await?;
         answer.refresh_token = Some(secret);
         Ok(answer)
     }
@@ -213,12 +244,21 @@ impl Aegis {
             .split_whitespace()
             .filter(|s| !super::SCOPES.contains(s))
             .collect();
-        if scopes.iter().any(|s| s.len() > 128 || !s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
-            return Err(OAuthError::new("invalid_scope", "a scope holds a character RFC 6749 forbids"));
+        if scopes.iter().any(|s| {
+            s.len() > 128
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        }) {
+            return Err(OAuthError::new(
+                "invalid_scope",
+                "a scope holds a character RFC 6749 forbids",
+            ));
         }
         let scope = scopes.join(" ");
         let now = self.clock.now();
-        let (access_token, expires_in) = self.client_access_token(client, &client.id, None, &scope, now)?;
+        let (access_token, expires_in) =
+            self.client_access_token(client, &client.id, None, &scope, now)?;
         Ok(TokenResponse {
             access_token,
             expires_in,
@@ -229,7 +269,11 @@ impl Aegis {
     }
 
     /// The client's live session of an active user who may sign in.
-    async fn client_session(&self, client: &Client, sid: uuid::Uuid) -> std::result::Result<Session, OAuthError> {
+    async fn client_session(
+        &self,
+        client: &Client,
+        sid: uuid::Uuid,
+    ) -> std::result::Result<Session, OAuthError> {
         let now = self.clock.now();
         let bad = || OAuthError::invalid_grant("the sign-in behind this grant has ended");
         let session = self
@@ -274,7 +318,9 @@ impl Aegis {
             let (secret, record) = self.new_refresh_token(session, now);
             match self.store.insert_refresh_token(&record).await {
                 Err(Error::NotFound(_)) => {
-                    return Err(OAuthError::invalid_grant("the sign-in behind this grant has ended"))
+                    return Err(OAuthError::invalid_grant(
+                        "the sign-in behind this grant has ended",
+                    ))
                 }
                 other => other?,
             }
@@ -294,7 +340,10 @@ impl Aegis {
 
 /// PKCE (RFC 7636 §4.6): the verifier's S256 must be the code's challenge; a
 /// verifier for a code without a challenge is refused too (RFC 9700 §2.1.1).
-fn check_verifier(challenge: Option<&str>, verifier: Option<&str>) -> std::result::Result<(), OAuthError> {
+fn check_verifier(
+    challenge: Option<&str>,
+    verifier: Option<&str>,
+) -> std::result::Result<(), OAuthError> {
     let bad = |why: &str| Err(OAuthError::invalid_grant(why));
     match (challenge, verifier) {
         (None, None) => Ok(()),
@@ -314,4 +363,3 @@ fn check_verifier(challenge: Option<&str>, verifier: Option<&str>) -> std::resul
         }
     }
 }
-

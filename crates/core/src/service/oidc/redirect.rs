@@ -68,7 +68,10 @@ pub(super) fn find<'a>(registered: &'a [String], requested: &str) -> Option<&'a 
     let req = Url::parse(requested).ok()?;
     // Only a URI already in its normal form: the one redirected to is the
     // one compared.
-    if req.as_str() != requested || req.scheme() != "http" || !matches!(req.host(), Some(Host::Ipv4(_) | Host::Ipv6(_))) {
+    if req.as_str() != requested
+        || req.scheme() != "http"
+        || !matches!(req.host(), Some(Host::Ipv4(_) | Host::Ipv6(_)))
+    {
         return None;
     }
     registered.iter().map(String::as_str).find(|r| {
@@ -106,13 +109,20 @@ mod tests {
 
     #[test]
     fn matching_is_exact_except_loopback_ports() {
-        let reg = v(&["https://app.example/cb", "http://127.0.0.1/native", "http://[::1]:1/n"]);
+        let reg = v(&[
+            "https://app.example/cb",
+            "http://127.0.0.1/native",
+            "http://[::1]:1/n",
+        ]);
         assert!(find(&reg, "https://app.example/cb").is_some());
         assert!(find(&reg, "https://app.example/cb/").is_none());
         assert!(find(&reg, "https://APP.example/cb").is_none());
         assert!(find(&reg, "https://app.example/cb?x=1").is_none());
         assert!(find(&reg, "https://app.example:8443/cb").is_none());
-        assert_eq!(find(&reg, "http://127.0.0.1:51234/native"), Some("http://127.0.0.1/native"));
+        assert_eq!(
+            find(&reg, "http://127.0.0.1:51234/native"),
+            Some("http://127.0.0.1/native")
+        );
         assert!(find(&reg, "http://127.0.0.1:51234/native/x").is_none());
         assert!(find(&reg, "http://[::1]:9/n").is_some());
         assert!(find(&reg, "http://localhost:9/native").is_none());

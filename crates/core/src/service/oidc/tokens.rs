@@ -119,7 +119,8 @@ impl Aegis {
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
-        self.keys.sign_with(client.id_token_alg, &Value::Object(claims))
+        self.keys
+            .sign_with(client.id_token_alg, &Value::Object(claims))
     }
 
     /// `sub` and the claims of the granted scopes (OpenID Connect Core §5.4).
@@ -137,7 +138,11 @@ impl Aegis {
                 .filter(|v| !v.is_empty())
                 .cloned()
                 .or_else(|| {
-                    let parts: Vec<&str> = [given, family].into_iter().flatten().map(String::as_str).collect();
+                    let parts: Vec<&str> = [given, family]
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect();
                     (!parts.is_empty()).then(|| parts.join(" "))
                 });
             c.insert("preferred_username".into(), json!(user.username.as_str()));
@@ -159,7 +164,13 @@ impl Aegis {
             }
         }
         if has("groups") {
-            let names: Vec<String> = self.store.groups_of(user.id).await?.into_iter().map(|g| g.name).collect();
+            let names: Vec<String> = self
+                .store
+                .groups_of(user.id)
+                .await?
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
             c.insert("groups".into(), json!(names));
         }
         if has("roles") {
@@ -208,21 +219,37 @@ impl Aegis {
         let Some(session) = session else {
             return Ok(None);
         };
-        let active = self.user_state(session.user_id).await?.is_some_and(|u| u.active);
+        let active = self
+            .user_state(session.user_id)
+            .await?
+            .is_some_and(|u| u.active);
         Ok(active.then_some((claims, Some(session))))
     }
 
     /// UserInfo (OpenID Connect Core §5.3): the claims of the token's scopes.
     /// A dead or foreign token is `invalid_token`.
     pub async fn userinfo(&self, bearer: &str) -> std::result::Result<Value, OAuthError> {
-        let invalid = || OAuthError::new("invalid_token", "the access token is invalid, expired or revoked");
+        let invalid = || {
+            OAuthError::new(
+                "invalid_token",
+                "the access token is invalid, expired or revoked",
+            )
+        };
         let (_, session) = self.live_access(bearer.trim()).await?.ok_or_else(invalid)?;
         let session = session.ok_or_else(invalid)?;
         if !session.scopes.iter().any(|s| s == "openid") {
-            return Err(OAuthError::new("insufficient_scope", "the token was not granted the openid scope"));
+            return Err(OAuthError::new(
+                "insufficient_scope",
+                "the token was not granted the openid scope",
+            ));
         }
-        let user = self.user_state(session.user_id).await?.ok_or_else(invalid)?;
-        Ok(Value::Object(self.user_claims(&user, &session.scopes).await?))
+        let user = self
+            .user_state(session.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok(Value::Object(
+            self.user_claims(&user, &session.scopes).await?,
+        ))
     }
 
     /// Introspection (RFC 7662) for a confidential client: only its own
@@ -317,7 +344,11 @@ impl Aegis {
         browser: Option<&Principal>,
         confirmed: bool,
     ) -> Result<LogoutOutcome> {
-        let hint = match req.id_token_hint.as_deref().filter(|h| !h.is_empty() && h.len() <= 8192) {
+        let hint = match req
+            .id_token_hint
+            .as_deref()
+            .filter(|h| !h.is_empty() && h.len() <= 8192)
+        {
             Some(h) => {
                 let claims = self.issued_jwt(h).await.ok_or_else(|| {
                     Error::invalid("id_token_hint", "is not an ID token of this issuer")
@@ -330,18 +361,26 @@ impl Aegis {
         };
         let client_id = match (&hint, req.client_id.as_deref()) {
             (Some((_, aud, _)), Some(named)) if aud != named => {
-                return Err(Error::invalid("client_id", "differs from the ID token's audience"));
+                return Err(Error::invalid(
+                    "client_id",
+                    "differs from the ID token's audience",
+                ));
             }
             (Some((_, aud, _)), _) => Some(aud.clone()),
             (None, named) => named.map(str::to_owned),
         };
-        let target = match req.post_logout_redirect_uri.as_deref().filter(|u| !u.is_empty()) {
+        let target = match req
+            .post_logout_redirect_uri
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
             Some(uri) => {
                 let client = match &client_id {
                     Some(id) if id.len() <= 512 => self.store.find_client(id).await?,
                     _ => None,
                 };
-                let registered = client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+                let registered =
+                    client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
                 if !registered {
                     return Err(Error::invalid(
                         "post_logout_redirect_uri",
