@@ -204,15 +204,15 @@ fn credentials(
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
-) -> Result<ClientCredentials, Response> {
+) -> Result<ClientCredentials, Box<Response>> {
     let basic = basic_credentials(headers).map_err(|()| {
-        oauth_error(
+        Box::new(oauth_error(
             OAuthError::Protocol {
                 code: "invalid_client",
                 description: "the Authorization header is not Basic client credentials".into(),
             },
             true,
-        )
+        ))
     })?;
     Ok(ClientCredentials {
         basic,
@@ -249,7 +249,7 @@ async fn token(
         f.client_assertion,
     ) {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let basic = creds.basic.is_some();
     let req = TokenRequest {
@@ -408,7 +408,7 @@ async fn introspect(
         f.client_assertion,
     ) {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let basic = creds.basic.is_some();
     let Some(token) = f.token else {
@@ -452,7 +452,7 @@ async fn revoke(
         f.client_assertion,
     ) {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let basic = creds.basic.is_some();
     let Some(token) = f.token else {

@@ -108,14 +108,7 @@ fn pkce() -> (String, String) {
 }
 
 fn rand_bytes() -> [u8; 32] {
-    let mut b = [0u8; 32];
-    for (i, x) in b.iter_mut().enumerate() {
-        *x = (uuid::Uuid::now_v7().as_bytes()[15] ^ (i as u8)).wrapping_mul(31);
-    }
-    *uuid::Uuid::new_v4().as_bytes().first().unwrap_or(&0) as usize;
-    let v4 = uuid::Uuid::new_v4();
-    b[..16].copy_from_slice(v4.as_bytes());
-    b
+    rand::random()
 }
 
 fn authorize_path(client: &str, extra: &[(&str, &str)]) -> String {
