@@ -10,7 +10,7 @@ use axum::Form;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use aegis_core::service::oidc::{ClientCredentials, OAuthError, TokenRequest};
 use aegis_core::Error;
 
-use super::{endpoint, no_store};
+use super::{endpoint, no_store, OAuthErrorBody};
 use crate::state::AppState;
 use crate::web::FORM;
 
@@ -82,14 +82,6 @@ struct TokenAnswer {
     scope: String,
 }
 
-/// An OAuth error (RFC 6749 §5.2).
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct OAuthErrorBody {
-    error: String,
-    error_description: String,
-}
-
 /// An introspection answer (RFC 7662 §2.2): `active`, and for an active
 /// token its claims (`sub`, `client_id`, `scope`, `exp`, `iat`, `iss`, `aud`,
 /// `sid`, `jti`, `token_type`).
@@ -106,6 +98,11 @@ struct IntrospectionBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
 }
+
+/// The answer to a revocation: an empty object.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Revoked {}
 
 /// The claims of the token's scopes (OpenID Connect Core §5.1).
 #[derive(Serialize, ToSchema)]
@@ -230,7 +227,7 @@ fn credentials(
         (status = 200, description = "Tokens", body = TokenAnswer),
         (status = 400, description = "`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
-        (status = 404, description = "The OpenID provider is off"),
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody),
         (status = 503, description = "Saturated; retry", body = OAuthErrorBody, headers(("Retry-After" = u64)))),
     security(("client_basic" = []), ()))]
 async fn token(
@@ -336,7 +333,7 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Response {
         (status = 400, description = "`invalid_request` (an Authorization header that is not Bearer)", body = OAuthErrorBody),
         (status = 401, description = "`invalid_token`", body = OAuthErrorBody, headers(("WWW-Authenticate" = String))),
         (status = 403, description = "`insufficient_scope`: no `openid` scope", body = OAuthErrorBody),
-        (status = 404, description = "The OpenID provider is off")),
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)),
     security(("bearer" = [])))]
 async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer(&headers) {
@@ -356,7 +353,7 @@ async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Resp
         (status = 400, description = "`invalid_request`: two bearers, or an unreadable body", body = OAuthErrorBody),
         (status = 401, description = "`invalid_token`", body = OAuthErrorBody, headers(("WWW-Authenticate" = String))),
         (status = 403, description = "`insufficient_scope`", body = OAuthErrorBody),
-        (status = 404, description = "The OpenID provider is off")),
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)),
     security(("bearer" = []), ()))]
 async fn userinfo_post(
     State(state): State<AppState>,
@@ -390,7 +387,7 @@ async fn userinfo_post(
         (status = 200, description = "What the token is", body = IntrospectionBody),
         (status = 400, description = "`invalid_request`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
-        (status = 404, description = "The OpenID provider is off")),
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)),
     security(("client_basic" = []), ()))]
 async fn introspect(
     State(state): State<AppState>,
@@ -431,10 +428,10 @@ async fn introspect(
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oidc", operation_id = "oidc_revoke",
     request_body(content = TokenTypeForm, content_type = FORM),
     responses(
-        (status = 200, description = "Revoked (or nothing to revoke)"),
+        (status = 200, description = "Revoked (or nothing to revoke)", body = Revoked),
         (status = 400, description = "`invalid_request`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
-        (status = 404, description = "The OpenID provider is off")),
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)),
     security(("client_basic" = []), ()))]
 async fn revoke(
     State(state): State<AppState>,
@@ -466,7 +463,7 @@ async fn revoke(
     };
     let url = endpoint(&state, "/oauth2/revoke");
     match state.aegis.revoke_token(&creds, &token, &url).await {
-        Ok(()) => no_store(StatusCode::OK, Value::Object(Default::default())),
+        Ok(()) => no_store(StatusCode::OK, Revoked {}),
         Err(e) => oauth_error(e, basic),
     }
 }

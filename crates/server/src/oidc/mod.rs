@@ -48,8 +48,21 @@ async fn enabled(State(state): State<AppState>, req: Request, next: Next) -> Res
     if state.aegis.config().oidc.enabled {
         next.run(req).await
     } else {
-        crate::dialects::status_response(&state, &req, StatusCode::NOT_FOUND)
+        let body = OAuthErrorBody {
+            error: "not_found".into(),
+            error_description: "the OpenID provider is off (oidc.enabled)".into(),
+        };
+        (StatusCode::NOT_FOUND, Json(body)).into_response()
     }
+}
+
+/// An OAuth error (RFC 6749 §5.2); also the answer of every route while the
+/// provider is off (`not_found`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OAuthErrorBody {
+    pub(crate) error: String,
+    pub(crate) error_description: String,
 }
 
 /// An endpoint's absolute URL.
@@ -99,7 +112,7 @@ const CONFIDENTIAL_AUTH: [&str; 3] = [
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc", operation_id = "oidc_discovery",
     responses(
         (status = 200, description = "The provider's metadata", body = ProviderMetadata),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn discovery(State(state): State<AppState>) -> Response {
     let url = |path: &str| endpoint(&state, path);
     let algs: Vec<&'static str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();

@@ -20,6 +20,7 @@ use aegis_core::service::oidc::{
 };
 use aegis_core::Error;
 
+use super::OAuthErrorBody;
 use crate::dialects::with_retry_after;
 use crate::state::AppState;
 use crate::web::{
@@ -256,7 +257,7 @@ fn to_client(answer: &AuthorizeResponse) -> Response {
         (status = 200, description = "The consent page, or a form_post answer", body = String, content_type = "text/html"),
         (status = 303, description = "To the sign-in page, or back to the client with `code` (or `error`), `state` and `iss`", headers(("Location" = String))),
         (status = 400, description = "An unknown client or an unregistered redirect URI (never redirected), or an unreadable request", body = String, content_type = "text/html"),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn authorize_get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -272,7 +273,7 @@ async fn authorize_get(
         (status = 200, description = "The consent page, or a form_post answer", body = String, content_type = "text/html"),
         (status = 303, description = "To the sign-in page, or back to the client", headers(("Location" = String))),
         (status = 400, description = "An unknown client or an unregistered redirect URI, or an unreadable request", body = String, content_type = "text/html"),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn authorize_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -307,7 +308,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Response
         (status = 200, description = "The consent page, or a form_post answer", body = String, content_type = "text/html"),
         (status = 303, description = "Back to the client (or to the sign-in page)", headers(("Location" = String))),
         (status = 400, description = "An expired or altered request", body = String, content_type = "text/html"),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn resume(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -332,7 +333,7 @@ async fn resume(
         (status = 303, description = "Back to the client with a code, or `access_denied`", headers(("Location" = String))),
         (status = 400, description = "An unreadable form, or an expired or altered request", body = String, content_type = "text/html"),
         (status = 403, description = "The CSRF token does not match the cookie", body = String, content_type = "text/html"),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn consent(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -364,7 +365,7 @@ async fn consent(
         (status = 200, description = "The confirmation page (no valid `id_token_hint`), or signed out", body = String, content_type = "text/html"),
         (status = 303, description = "Signed out; to the registered `post_logout_redirect_uri` with `state`", headers(("Location" = String))),
         (status = 400, description = "An unregistered `post_logout_redirect_uri`, a bad hint, or an unreadable request", body = String, content_type = "text/html"),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn logout_get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -385,7 +386,7 @@ async fn logout_get(
         (status = 303, description = "Signed out; to the registered `post_logout_redirect_uri`", headers(("Location" = String))),
         (status = 400, description = "An unregistered `post_logout_redirect_uri`, a bad hint, or an unreadable form", body = String, content_type = "text/html"),
         (status = 403, description = "A confirmation whose CSRF token does not match the cookie", body = String, content_type = "text/html"),
-        (status = 404, description = "The OpenID provider is off")))]
+        (status = 404, description = "The OpenID provider is off", body = OAuthErrorBody)))]
 async fn logout_post(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -8,16 +8,48 @@ use std::collections::{BTreeMap, BTreeSet};
 use aegis_core::Role;
 use serde_json::{json, Value};
 
-use crate::both;
-use crate::harness::{parts, Srv};
+use crate::harness::{parts, run_with, Backend, Srv};
 use crate::pangea::service_token;
 
-both!(
+macro_rules! with_provider {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::run(crate::harness::Backend::Sqlite, super::$case).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::run(crate::harness::Backend::Postgres, super::$case).await
+            }
+        }
+    )*};
+}
+
+// With every part on (the OpenID provider too), so that every documented
+// route is served.
+with_provider!(
     documented_routes_are_the_served_routes,
     every_operation_has_its_schemas,
     nul_characters_are_refused_cleanly,
     hash_param_ranges_are_the_cores
 );
+
+async fn run<F, Fut>(backend: Backend, case: F)
+where
+    F: FnOnce(Srv) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    run_with(
+        backend,
+        |c| {
+            c.public_url = Some("https://id.example.test".into());
+            c.core.oidc.enabled = true;
+        },
+        case,
+    )
+    .await
+}
 
 /// Routes aegis must serve and document, by dialect (the specs' endpoint lists).
 const ROUTES: &[(&str, &str)] = &[
@@ -98,6 +130,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/.well-known/jwks.json"),
+    // the OpenID provider
+    ("get", "/.well-known/openid-configuration"),
+    ("get", "/oauth2/authorize"),
+    ("post", "/oauth2/authorize"),
+    ("post", "/oauth2/token"),
+    ("get", "/oauth2/userinfo"),
+    ("post", "/oauth2/userinfo"),
+    ("post", "/oauth2/introspect"),
+    ("post", "/oauth2/revoke"),
+    ("get", "/oauth2/logout"),
+    ("post", "/oauth2/logout"),
     ("get", "/openapi.json"),
 ];
 
@@ -294,6 +337,10 @@ async fn every_operation_has_its_schemas(srv: Srv) {
                 "web" => assert!(
                     media == "text/html" || ref_name(schema) == Some("PasskeyError"),
                     "{at} {status}: {media}"
+                ),
+                "oidc" => assert!(
+                    media == "text/html" || error == Some("OAuthErrorBody"),
+                    "{at} {status}: {media} {schema}"
                 ),
                 _ => {}
             }
