@@ -41,6 +41,9 @@ pub enum ClientCommand {
         /// A JWK set file of the client's public keys (for private_key_jwt).
         #[arg(long)]
         jwks: Option<PathBuf>,
+        /// A scope client_credentials may grant it (repeat for more).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// List the clients as JSON lines (never a secret).
     List,
@@ -71,6 +74,7 @@ fn describe(c: &Client) -> serde_json::Value {
         "grants": c.grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "id_token_alg": c.id_token_alg.as_str(),
         "private_key_jwt": c.jwks.is_some(),
+        "scopes": c.scopes,
         "created_at": c.created_at,
     })
 }
@@ -89,6 +93,7 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             grants,
             id_token_alg,
             jwks,
+            scopes,
         } => {
             let jwks = match jwks {
                 Some(path) => Some(
@@ -106,6 +111,7 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
                 grants,
                 id_token_alg,
                 jwks,
+                scopes,
             };
             let made = aegis
                 .create_client(&actor, new)

@@ -61,6 +61,8 @@ pub struct Client {
     pub id_token_alg: SigningAlg,
     /// The client's public keys as a JWK set (JSON), for `private_key_jwt`.
     pub jwks: Option<String>,
+    /// The scopes `client_credentials` may grant it.
+    pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

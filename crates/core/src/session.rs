@@ -28,6 +28,9 @@ pub struct Session {
     pub client_id: Option<String>,
     /// The scopes granted to that client (empty for aegis's own sessions).
     pub scopes: Vec<String>,
+    /// The browser session a client's session was opened from: revoking it
+    /// revokes this one too.
+    pub parent_id: Option<Uuid>,
 }
 
 impl Session {

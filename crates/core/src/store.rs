@@ -193,7 +193,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_session(&self, session: &Session, refresh: &RefreshToken) -> Result<()>;
     /// A session by id.
     async fn find_session(&self, id: Uuid) -> Result<Option<Session>>;
-    /// Revokes one session; false if it was already revoked or does not exist.
+    /// Revokes one session and the live sessions opened from it
+    /// (`parent_id`); false if it was already revoked or does not exist.
     async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Revokes every live session of a user but `except`; returns their ids.
     async fn revoke_user_sessions(
@@ -429,6 +430,10 @@ pub trait Store: Send + Sync + 'static {
         client: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<Vec<Uuid>>>;
+
+    /// The newest unrevoked session of `client` opened from the browser
+    /// session `parent` (the caller checks its expiry).
+    async fn find_child_session(&self, parent: Uuid, client: &str) -> Result<Option<Session>>;
 
     /// Stores a new authorization code; an unknown client, user or session is
     /// `NotFound`.

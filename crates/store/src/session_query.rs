@@ -26,7 +26,7 @@ use crate::user_query::{Arg, Statement};
 const COLUMNS: &str = "s.id AS session_id, s.user_id AS session_user_id, \
      s.created_at AS session_created_at, s.expires_at AS session_expires_at, \
      s.revoked_at AS session_revoked_at, s.second_factor AS session_second_factor, \
-     s.client_id AS session_client_id, s.scope AS session_scope, u.*";
+     s.client_id AS session_client_id, s.scope AS session_scope, s.parent_id AS session_parent_id, u.*";
 
 /// The statements of one [`SessionQuery`].
 #[derive(Debug, Clone, PartialEq)]

@@ -213,6 +213,7 @@ contract!(
     oidc::oidc_codes_are_used_once,
     oidc::oidc_code_race_has_one_winner,
     oidc::oidc_follows_user_deletion,
+    oidc::oidc_sessions_end_with_their_browser_session,
     oidc::oidc_purge_removes_ended_codes,
     purge::purge_removes_only_what_ended,
     invalidations::publish_is_harmless,

@@ -496,6 +496,7 @@ impl Aegis {
             second_factor,
             client_id: None,
             scopes: Vec::new(),
+            parent_id: None,
         };
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
         self.store.insert_session(&session, &refresh).await?;

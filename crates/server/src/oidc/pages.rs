@@ -421,13 +421,13 @@ async fn logout(
         .await;
     let mut res = match result {
         Err(e) => return core_failure(e),
-        Ok(LogoutOutcome::Confirm) => {
+        Ok(LogoutOutcome::Confirm { client_id }) => {
             let (csrf, fresh) = csrf_token(state, headers);
             let mut res = page(
                 StatusCode::OK,
                 LogoutPage {
                     csrf: &csrf,
-                    client_id: req.client_id.as_deref().unwrap_or(""),
+                    client_id: client_id.as_deref().unwrap_or(""),
                     post_logout_redirect_uri: req.post_logout_redirect_uri.as_deref().unwrap_or(""),
                     state: req.state.as_deref().unwrap_or(""),
                 }

@@ -592,10 +592,9 @@ async fn landing(
         .num_seconds()
         .max(0);
     let mut res = if !target.resume.is_empty() {
-        answer(&format!(
-            "/oauth2/authorize/resume?request={}",
-            target.resume
-        ))
+        let query =
+            serde_urlencoded::to_string([("request", target.resume.as_str())]).unwrap_or_default();
+        answer(&format!("/oauth2/authorize/resume?{query}"))
     } else if target.redirect_uri.is_empty() {
         answer("/account")
     } else {

@@ -49,6 +49,8 @@ oidc_cases!(
     prompt_max_age_and_acr,
     rp_initiated_logout,
     client_sessions_are_sessions,
+    a_sign_out_ends_the_applications_sessions,
+    scopes_are_what_was_granted,
 );
 
 async fn run<F, Fut>(backend: Backend, case: F)
@@ -87,6 +89,7 @@ async fn rp(srv: &Srv, public: bool, first_party: bool, grants: &[Grant], alg: S
                 grants: grants.to_vec(),
                 id_token_alg: alg,
                 jwks: None,
+                scopes: vec!["reports:read".into()],
             },
         )
         .await
@@ -934,4 +937,138 @@ async fn the_provider_is_off_by_default() {
         assert_eq!(res.status(), 404);
     })
     .await
+}
+
+async fn a_sign_out_ends_the_applications_sessions(srv: Srv) {
+    srv.user("ann@example.com", Role::User).await;
+    srv.user("bob@example.com", Role::User).await;
+    let rp = web_rp(&srv).await;
+    let mut b = Browser::new(&srv);
+    let code = code_for(
+        &mut b,
+        &rp.id,
+        "ann@example.com",
+        &[("scope", "openid offline_access")],
+    )
+    .await;
+    let (_, t) = exchange(&srv, &rp, &code, None).await;
+    let (at, rt) = (
+        t["access_token"].as_str().unwrap().to_owned(),
+        t["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    // However often the browser authorizes the client, one session stands for it.
+    for _ in 0..5 {
+        let page = b
+            .get(&authorize_path(
+                &rp.id,
+                &[("scope", "openid offline_access")],
+            ))
+            .await;
+        assert!(answer(page.location())["code"].is_string());
+    }
+    let account = b.get("/account").await;
+    assert_eq!(
+        account
+            .body
+            .matches(&format!("application {}", rp.id))
+            .count(),
+        1,
+        "{}",
+        account.body
+    );
+    // Another user's ID token as a hint: a confirmation page, and the browser stays signed in.
+    let mut bob = Browser::new(&srv);
+    let code = code_for(&mut bob, &rp.id, "bob@example.com", &[]).await;
+    let (_, bt) = exchange(&srv, &rp, &code, None).await;
+    let q =
+        serde_urlencoded::to_string([("id_token_hint", bt["id_token"].as_str().unwrap())]).unwrap();
+    let page = b.get(&format!("/oauth2/logout?{q}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"sign-out\""));
+    assert!(b.cookie("aegis_session").is_some(), "the cookie is kept");
+    assert_eq!(userinfo(&srv, &at).await.0, 200);
+    // Signing out on aegis's own page ends the application's session too.
+    let account = b.get("/account").await;
+    let out = b.post("/logout", &[("csrf", &account.field("csrf"))]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(userinfo(&srv, &at).await.0, 401);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
+    assert_eq!(token(&srv, &rp, &form).await.1["error"], "invalid_grant");
+}
+
+async fn scopes_are_what_was_granted(srv: Srv) {
+    srv.user("ann@example.com", Role::User).await;
+    // A service client gets only the scopes registered for it.
+    let service = rp(
+        &srv,
+        false,
+        false,
+        &[Grant::ClientCredentials],
+        SigningAlg::Rs256,
+    )
+    .await;
+    let cc = |scope: &'static str| {
+        let srv = srv.clone();
+        let rp = Rp {
+            id: service.id.clone(),
+            secret: service.secret.clone(),
+        };
+        async move {
+            token(
+                &srv,
+                &rp,
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+            )
+            .await
+        }
+    };
+    assert_eq!(cc("admin").await.1["error"], "invalid_scope");
+    assert_eq!(cc("reports:read").await.1["scope"], "reports:read");
+    let (_, all) = token(&srv, &service, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(all["scope"], "reports:read");
+    // A refresh may narrow the scopes, and the new token is that narrow.
+    let web = web_rp(&srv).await;
+    let mut b = Browser::new(&srv);
+    let code = code_for(
+        &mut b,
+        &web.id,
+        "ann@example.com",
+        &[("scope", "openid email offline_access")],
+    )
+    .await;
+    let (_, t) = exchange(&srv, &web, &code, None).await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+        ("scope", "openid"),
+    ];
+    let (status, narrow) = token(&srv, &web, &form).await;
+    assert_eq!(status, 200, "{narrow}");
+    assert_eq!(narrow["scope"], "openid");
+    let (_, info) = userinfo(&srv, narrow["access_token"].as_str().unwrap()).await;
+    assert!(info.get("email").is_none(), "{info}");
+    let rt2 = narrow["refresh_token"].as_str().unwrap();
+    let wider = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt2),
+        ("scope", "openid groups"),
+    ];
+    assert_eq!(token(&srv, &web, &wider).await.1["error"], "invalid_scope");
+    // A client's key set holds public keys only.
+    let secret_key = NewClient {
+        name: "jwt".into(),
+        grants: vec![Grant::ClientCredentials],
+        jwks: Some(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#.into()),
+        ..NewClient::default()
+    };
+    assert!(srv
+        .state
+        .aegis
+        .create_client(&Actor::System, secret_key)
+        .await
+        .is_err());
 }

@@ -283,6 +283,9 @@ impl Store for PgStore {
     async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
         sessions::revoke(&self.pool, id, at).await
     }
+    async fn find_child_session(&self, parent: Uuid, client: &str) -> Result<Option<Session>> {
+        sessions::find_child(&self.pool, parent, client).await
+    }
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,

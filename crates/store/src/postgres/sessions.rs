@@ -27,6 +27,7 @@ struct SessionRow {
     second_factor: bool,
     client_id: Option<String>,
     scope: String,
+    parent_id: Option<Uuid>,
 }
 
 impl SessionRow {
@@ -40,6 +41,7 @@ impl SessionRow {
             second_factor: self.second_factor,
             client_id: self.client_id,
             scopes: self.scope.split_whitespace().map(str::to_owned).collect(),
+            parent_id: self.parent_id,
         })
     }
 }
@@ -84,8 +86,8 @@ pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshTo
     }
     sqlx::query(
         "INSERT INTO sessions \
-         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id, scope) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id, scope, parent_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -95,6 +97,7 @@ pub(super) async fn insert(pool: &PgPool, session: &Session, refresh: &RefreshTo
     .bind(session.second_factor)
     .bind(&session.client_id)
     .bind(session.scopes.join(" "))
+    .bind(session.parent_id)
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -137,14 +140,34 @@ pub(super) async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Session>> {
 }
 
 pub(super) async fn revoke(pool: &PgPool, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
-    let done =
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(id)
-            .execute(pool)
-            .await
-            .db()?;
-    Ok(done.rows_affected() > 0)
+    // The session and the live sessions opened from it, in one statement.
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = $1 \
+         WHERE (id = $2 OR parent_id = $2) AND revoked_at IS NULL RETURNING id",
+    )
+    .bind(at)
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    Ok(ids.contains(&id))
+}
+
+pub(super) async fn find_child(
+    pool: &PgPool,
+    parent: Uuid,
+    client: &str,
+) -> Result<Option<Session>> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT * FROM sessions WHERE parent_id = $1 AND client_id = $2 AND revoked_at IS NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(parent)
+    .bind(client)
+    .fetch_optional(pool)
+    .await
+    .db()?;
+    row.map(SessionRow::into_session).transpose()
 }
 
 pub(super) async fn revoke_for_user(
@@ -217,6 +240,7 @@ struct ListedRow {
     session_second_factor: bool,
     session_client_id: Option<String>,
     session_scope: String,
+    session_parent_id: Option<Uuid>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -236,6 +260,7 @@ impl ListedRow {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
+            parent_id: self.session_parent_id,
         };
         let (user, _) = self.user.into_user()?;
         Ok((session, user))

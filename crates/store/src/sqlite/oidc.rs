@@ -35,6 +35,7 @@ struct ClientRow {
     first_party: bool,
     id_token_alg: String,
     jwks: Option<String>,
+    scopes: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -62,6 +63,7 @@ impl ClientRow {
             id_token_alg: SigningAlg::parse(&self.id_token_alg)
                 .ok_or_else(|| corrupt("oidc_clients.id_token_alg"))?,
             jwks: self.jwks,
+            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
             created_at: time(self.created_at)?,
             updated_at: time(self.updated_at)?,
         })
@@ -130,8 +132,8 @@ pub(super) async fn insert_client(pool: &SqlitePool, client: &Client) -> Result<
     sqlx::query(
         "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, \
          post_logout_redirect_uris, grants, public, first_party, id_token_alg, jwks, \
-         created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         created_at, updated_at, scopes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .bind(&client.id)
     .bind(&client.name)
@@ -145,6 +147,7 @@ pub(super) async fn insert_client(pool: &SqlitePool, client: &Client) -> Result<
     .bind(&client.jwks)
     .bind(micros(client.created_at))
     .bind(micros(client.updated_at))
+    .bind(client.scopes.join(" "))
     .execute(pool)
     .await
     .on_insert("client_id", "client")?;
@@ -172,7 +175,7 @@ pub(super) async fn update_client(pool: &SqlitePool, client: &Client) -> Result<
     let done = sqlx::query(
         "UPDATE oidc_clients SET name = ?2, secret_hash = ?3, redirect_uris = ?4, \
          post_logout_redirect_uris = ?5, grants = ?6, public = ?7, first_party = ?8, \
-         id_token_alg = ?9, jwks = ?10, updated_at = ?11 \
+         id_token_alg = ?9, jwks = ?10, updated_at = ?11, scopes = ?12 \
          WHERE id = ?1",
     )
     .bind(&client.id)
@@ -186,6 +189,7 @@ pub(super) async fn update_client(pool: &SqlitePool, client: &Client) -> Result<
     .bind(client.id_token_alg.as_str())
     .bind(&client.jwks)
     .bind(micros(client.updated_at))
+    .bind(client.scopes.join(" "))
     .execute(pool)
     .await
     .db()?;

@@ -29,6 +29,7 @@ struct SessionRow {
     second_factor: bool,
     client_id: Option<String>,
     scope: String,
+    parent_id: Option<String>,
 }
 
 impl SessionRow {
@@ -42,6 +43,7 @@ impl SessionRow {
             second_factor: self.second_factor,
             client_id: self.client_id,
             scopes: self.scope.split_whitespace().map(str::to_owned).collect(),
+            parent_id: self.parent_id.as_deref().map(uuid).transpose()?,
         })
     }
 }
@@ -87,8 +89,8 @@ pub(super) async fn insert(
     }
     sqlx::query(
         "INSERT INTO sessions \
-         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id, scope) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (id, user_id, created_at, expires_at, revoked_at, second_factor, client_id, scope, parent_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .bind(text(session.id))
     .bind(text(session.user_id))
@@ -98,6 +100,7 @@ pub(super) async fn insert(
     .bind(session.second_factor)
     .bind(&session.client_id)
     .bind(session.scopes.join(" "))
+    .bind(session.parent_id.map(text))
     .execute(&mut *tx)
     .await
     .on_insert("session", "user")?;
@@ -143,14 +146,34 @@ pub(super) async fn find(pool: &SqlitePool, id: Uuid) -> Result<Option<Session>>
 }
 
 pub(super) async fn revoke(pool: &SqlitePool, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
-    let done =
-        sqlx::query("UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
-            .bind(micros(at))
-            .bind(text(id))
-            .execute(pool)
-            .await
-            .db()?;
-    Ok(done.rows_affected() > 0)
+    // The session and the live sessions opened from it, in one statement.
+    let ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = ?1 \
+         WHERE (id = ?2 OR parent_id = ?2) AND revoked_at IS NULL RETURNING id",
+    )
+    .bind(micros(at))
+    .bind(text(id))
+    .fetch_all(pool)
+    .await
+    .db()?;
+    Ok(ids.contains(&text(id)))
+}
+
+pub(super) async fn find_child(
+    pool: &SqlitePool,
+    parent: Uuid,
+    client: &str,
+) -> Result<Option<Session>> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT * FROM sessions WHERE parent_id = ?1 AND client_id = ?2 AND revoked_at IS NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(text(parent))
+    .bind(client)
+    .fetch_optional(pool)
+    .await
+    .db()?;
+    row.map(SessionRow::into_session).transpose()
 }
 
 pub(super) async fn revoke_for_user(
@@ -224,6 +247,7 @@ struct ListedRow {
     session_second_factor: bool,
     session_client_id: Option<String>,
     session_scope: String,
+    session_parent_id: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -239,6 +263,7 @@ impl ListedRow {
             second_factor: self.session_second_factor,
             client_id: self.session_client_id,
             scope: self.session_scope,
+            parent_id: self.session_parent_id,
         }
         .into_session()?;
         let (user, _) = self.user.into_user()?;

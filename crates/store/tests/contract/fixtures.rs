@@ -52,6 +52,7 @@ pub fn session(user_id: Uuid) -> (Session, RefreshToken) {
         second_factor: false,
         client_id: None,
         scopes: Vec::new(),
+        parent_id: None,
     };
     let refresh = refresh_token(session.id);
     (session, refresh)

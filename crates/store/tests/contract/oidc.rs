@@ -32,6 +32,7 @@ fn client(id: &str, name: &str) -> Client {
         grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
         id_token_alg: SigningAlg::Rs256,
         jwks: None,
+        scopes: Vec::new(),
         created_at: t(0),
         updated_at: t(0),
     }
@@ -47,6 +48,7 @@ fn public_client(id: &str, name: &str) -> Client {
         grants: vec![Grant::AuthorizationCode],
         id_token_alg: SigningAlg::EdDsa,
         jwks: Some(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"abc"}]}"#.to_owned()),
+        scopes: vec!["reports:read".into(), "reports:write".into()],
         ..client(id, name)
     }
 }
@@ -133,6 +135,7 @@ pub async fn oidc_clients_round_trip(store: Arc<dyn Store>) {
         grants: vec![Grant::ClientCredentials],
         id_token_alg: SigningAlg::Es256,
         jwks: Some(r#"{"keys":[]}"#.to_owned()),
+        scopes: vec!["a".into()],
         created_at: t(99),
         updated_at: t(100),
         ..zeta.clone()
@@ -147,6 +150,7 @@ pub async fn oidc_clients_round_trip(store: Arc<dyn Store>) {
     let back = Client {
         secret_hash: Some(hash()),
         jwks: None,
+        scopes: Vec::new(),
         grants: Grant::ALL.to_vec(),
         updated_at: t(101),
         ..want.clone()
@@ -476,6 +480,44 @@ pub async fn oidc_follows_user_deletion(store: Arc<dyn Store>) {
     s.insert_auth_code(&other).await.unwrap();
     s.delete_user(kept, Off).await.unwrap();
     assert_eq!(s.use_auth_code(&other.hash, t(6)).await.unwrap(), None);
+}
+
+pub async fn oidc_sessions_end_with_their_browser_session(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ann = user(s, "ann").await;
+    s.insert_client(&client("oc_a", "A")).await.unwrap();
+    let browser = open(s, ann, None).await;
+    let (mut child, refresh) = session(ann);
+    child.client_id = Some("oc_a".into());
+    child.scopes = vec!["openid".into()];
+    child.parent_id = Some(browser.id);
+    s.insert_session(&child, &refresh).await.unwrap();
+    let other = open(s, ann, Some("oc_a")).await;
+    assert_eq!(
+        s.find_child_session(browser.id, "oc_a").await.unwrap(),
+        Some(child.clone())
+    );
+    assert_eq!(
+        s.find_child_session(browser.id, "oc_b").await.unwrap(),
+        None
+    );
+    // Revoking the browser session revokes the one opened from it, not others.
+    assert!(s.revoke_session(browser.id, t(9)).await.unwrap());
+    assert_eq!(
+        s.find_session(child.id).await.unwrap().unwrap().revoked_at,
+        Some(t(9))
+    );
+    assert_eq!(
+        s.find_session(other.id).await.unwrap().unwrap().revoked_at,
+        None
+    );
+    assert_eq!(
+        s.find_child_session(browser.id, "oc_a").await.unwrap(),
+        None
+    );
+    // Revoking a child alone says so; revoking it again does not.
+    assert!(s.revoke_session(other.id, t(10)).await.unwrap());
+    assert!(!s.revoke_session(other.id, t(11)).await.unwrap());
 }
 
 pub async fn oidc_purge_removes_ended_codes(store: Arc<dyn Store>) {

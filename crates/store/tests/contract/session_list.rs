@@ -55,6 +55,7 @@ async fn populate(s: &dyn Store) -> Vec<Listed> {
                 second_factor: j == 3,
                 client_id: None,
                 scopes: Vec::new(),
+                parent_id: None,
             };
             s.insert_session(&session, &refresh_token(session.id))
                 .await

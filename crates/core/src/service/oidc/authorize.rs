@@ -184,10 +184,12 @@ impl Aegis {
             telemetry::grant("authorization_code", "denied");
             return Ok(self.refusal(&req, "access_denied", "the user denied the request"));
         }
+        let mut scopes = req.scopes.clone();
+        scopes.sort();
         let consent = Consent {
             user_id: principal.user.id,
             client_id: client.id.clone(),
-            scopes: req.scopes.clone(),
+            scopes,
             granted_at: self.clock.now(),
         };
         self.store.upsert_consent(&consent).await?;
@@ -423,26 +425,7 @@ impl Aegis {
             return Ok(self.refusal(req, "access_denied", "this account cannot sign in"));
         }
         let now = self.clock.now();
-        let session = Session {
-            id: Uuid::now_v7(),
-            user_id: user.id,
-            created_at: browser.created_at,
-            expires_at: browser.expires_at,
-            revoked_at: None,
-            second_factor: browser.second_factor,
-            client_id: Some(client.id.clone()),
-            scopes: req.scopes.clone(),
-        };
-        // The session's first refresh token is born spent: the exchange adds
-        // the one the client gets.
-        let placeholder = RefreshToken {
-            hash: hash_token(&prefixed_token("ptr_")),
-            session_id: session.id,
-            created_at: now,
-            expires_at: now,
-            used_at: Some(now),
-        };
-        self.store.insert_session(&session, &placeholder).await?;
+        let session = self.client_session_of(req, client, browser, now).await?;
         let code = prefixed_token(CODE_PREFIX);
         let record = AuthCode {
             hash: hash_token(&code),
@@ -469,6 +452,53 @@ impl Aegis {
             mode: req.mode,
             params,
         }))
+    }
+
+    /// The client's session opened from this browser session for these
+    /// scopes: the one already open, else a new one (so that however many
+    /// times a browser authorizes a client, one session stands for it).
+    async fn client_session_of(
+        &self,
+        req: &Checked,
+        client: &Client,
+        browser: &Session,
+        now: DateTime<Utc>,
+    ) -> Result<Session> {
+        let mut wanted = req.scopes.clone();
+        wanted.sort();
+        if let Some(open) = self
+            .store
+            .find_child_session(browser.id, &client.id)
+            .await?
+        {
+            let mut held = open.scopes.clone();
+            held.sort();
+            if open.is_live(now) && held == wanted {
+                return Ok(open);
+            }
+        }
+        let session = Session {
+            id: Uuid::now_v7(),
+            user_id: browser.user_id,
+            created_at: browser.created_at,
+            expires_at: browser.expires_at,
+            revoked_at: None,
+            second_factor: browser.second_factor,
+            client_id: Some(client.id.clone()),
+            scopes: req.scopes.clone(),
+            parent_id: Some(browser.id),
+        };
+        // The session's first refresh token is born spent: each exchange
+        // adds the one the client gets.
+        let placeholder = RefreshToken {
+            hash: hash_token(&prefixed_token("ptr_")),
+            session_id: session.id,
+            created_at: now,
+            expires_at: now,
+            used_at: Some(now),
+        };
+        self.store.insert_session(&session, &placeholder).await?;
+        Ok(session)
     }
 
     fn refusal(&self, req: &Checked, code: &'static str, why: &str) -> AuthorizeOutcome {

@@ -18,6 +18,10 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 const MAX_CREDENTIAL: usize = 512;
 /// Longest client assertion looked at.
 const MAX_ASSERTION: usize = 8192;
+/// Most keys a client may register.
+const MAX_CLIENT_KEYS: usize = 16;
+/// Longest life of a client assertion, in seconds (its `jti` is kept that long).
+const MAX_ASSERTION_LIFE_S: i64 = 300;
 
 /// What a request presented to authenticate its client.
 #[derive(Debug, Clone, Default)]
@@ -49,11 +53,26 @@ pub(super) fn check_jwks(text: &str) -> Result<String> {
         Ok(v) => v,
         Err(_) => return bad("is not JSON"),
     };
-    let private = raw["keys"]
-        .as_array()
-        .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()));
-    if private {
-        return bad("holds a private key: register the public keys only");
+    let Some(keys) = raw["keys"].as_array() else {
+        return bad("is not a JWK set");
+    };
+    if keys.is_empty() || keys.len() > MAX_CLIENT_KEYS {
+        return bad("must hold 1 to 16 keys");
+    }
+    // Public keys only, of the three kinds aegis verifies with: no shared
+    // secret (`oct`) and no private part.
+    let secret = ["d", "k", "p", "q", "dp", "dq", "qi", "oth"];
+    for key in keys {
+        if secret.iter().any(|part| key.get(*part).is_some()) {
+            return bad("holds a private or secret key: register the public keys only");
+        }
+        let kind = (key["kty"].as_str(), key["crv"].as_str());
+        if !matches!(
+            kind,
+            (Some("RSA"), _) | (Some("EC"), Some("P-256")) | (Some("OKP"), Some("Ed25519"))
+        ) {
+            return bad("may hold RSA, EC P-256 and OKP Ed25519 keys only");
+        }
     }
     let Ok(set) = serde_json::from_value::<JwkSet>(raw) else {
         return bad("is not a JWK set");
@@ -206,6 +225,13 @@ impl Aegis {
             .claims;
         if verified.sub != client.id || verified.jti.is_empty() || verified.jti.len() > 256 {
             return Err(fail());
+        }
+        // A short-lived assertion: its spent `jti` is kept only that long.
+        let now = self.clock.now().timestamp();
+        if verified.exp > now + MAX_ASSERTION_LIFE_S + self.config.leeway_s as i64 {
+            return Err(OAuthError::invalid_client(
+                "the client assertion must expire within 5 minutes",
+            ));
         }
         let until = chrono::DateTime::from_timestamp(verified.exp, 0).ok_or_else(fail)?;
         let key = hash_token(&format!(

@@ -174,8 +174,14 @@ impl Aegis {
             return Err(e);
         }
         let session = self.client_session(client, record.session_id).await?;
-        self.issue_for_session(client, &session, record.nonce.as_deref(), true)
-            .await
+        self.issue_for_session(
+            client,
+            &session,
+            &record.scopes,
+            record.nonce.as_deref(),
+            true,
+        )
+        .await
     }
 
     /// The session's refresh family: rotated on every use; a used token
@@ -207,17 +213,22 @@ impl Aegis {
         if record.expires_at <= now || !session.is_live(now) {
             return Err(bad());
         }
-        if let Some(scope) = req.scope.as_deref() {
-            let asked = granted_scopes(scope);
-            if scope.split_whitespace().count() != asked.len()
-                || asked.iter().any(|s| !session.scopes.contains(s))
-            {
-                return Err(OAuthError::new(
-                    "invalid_scope",
-                    "a refresh cannot widen the granted scopes",
-                ));
+        // A refresh may ask for fewer of the granted scopes (RFC 6749 §6), never more.
+        let scopes = match req.scope.as_deref() {
+            Some(scope) => {
+                let asked = granted_scopes(scope);
+                if scope.split_whitespace().count() != asked.len()
+                    || asked.iter().any(|s| !session.scopes.contains(s))
+                {
+                    return Err(OAuthError::new(
+                        "invalid_scope",
+                        "a refresh cannot widen the granted scopes",
+                    ));
+                }
+                asked
             }
-        }
+            None => session.scopes.clone(),
+        };
         let session = self.client_session(client, session.id).await?;
         let (secret, next) = self.new_refresh_token(&session, now);
         if !self
@@ -229,33 +240,42 @@ impl Aegis {
             return Err(bad());
         }
         let mut answer = self
-            .issue_for_session(client, &session, None, false)
+            .issue_for_session(client, &session, &scopes, None, false)
             .await?;
         answer.refresh_token = Some(secret);
         Ok(answer)
     }
 
-    /// A service client's own token: `sub` is the client.
+    /// A service client's own token: `sub` is the client; its scopes those
+    /// asked for, each registered for it (all of them when none is asked for).
     fn client_grant(&self, client: &Client, req: TokenRequest) -> Answer {
-        let scopes: Vec<&str> = req
+        let asked: Vec<&str> = req
             .scope
             .as_deref()
             .unwrap_or("")
             .split_whitespace()
-            .filter(|s| !super::SCOPES.contains(s))
             .collect();
-        if scopes.iter().any(|s| {
-            s.len() > 128
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-        }) {
+        if let Some(s) = asked
+            .iter()
+            .find(|s| !client.scopes.iter().any(|c| c == *s))
+        {
+            let shown: String = s.chars().take(64).collect();
             return Err(OAuthError::new(
                 "invalid_scope",
-                "a scope holds a character RFC 6749 forbids",
+                format!("{shown:?} is not registered for this client"),
             ));
         }
-        let scope = scopes.join(" ");
+        let scope = if asked.is_empty() {
+            client.scopes.join(" ")
+        } else {
+            let mut granted: Vec<&str> = Vec::new();
+            for s in asked {
+                if !granted.contains(&s) {
+                    granted.push(s);
+                }
+            }
+            granted.join(" ")
+        };
         let now = self.clock.now();
         let (access_token, expires_in) =
             self.client_access_token(client, &client.id, None, &scope, now)?;
@@ -295,6 +315,7 @@ impl Aegis {
         &self,
         client: &Client,
         session: &Session,
+        scopes: &[String],
         nonce: Option<&str>,
         first: bool,
     ) -> Answer {
@@ -303,16 +324,19 @@ impl Aegis {
             .user_state(session.user_id)
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-        let scope = session.scopes.join(" ");
+        let scope = scopes.join(" ");
         let sub = user.id.to_string();
         let (access_token, expires_in) =
             self.client_access_token(client, &sub, Some(session.id), &scope, now)?;
-        let id_token = if session.scopes.iter().any(|s| s == "openid") {
-            Some(self.id_token(client, &user, session, nonce, now).await?)
+        let id_token = if scopes.iter().any(|s| s == "openid") {
+            Some(
+                self.id_token(client, &user, session, scopes, nonce, now)
+                    .await?,
+            )
         } else {
             None
         };
-        let offline = session.scopes.iter().any(|s| s == "offline_access")
+        let offline = scopes.iter().any(|s| s == "offline_access")
             || client.grants.contains(&Grant::RefreshToken);
         let refresh_token = if first && offline {
             let (secret, record) = self.new_refresh_token(session, now);

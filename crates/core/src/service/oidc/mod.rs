@@ -63,6 +63,8 @@ pub struct NewClient {
     pub id_token_alg: SigningAlg,
     /// A JWK set (JSON) of the client's public keys, for `private_key_jwt`.
     pub jwks: Option<String>,
+    /// The scopes `client_credentials` may grant it.
+    pub scopes: Vec<String>,
 }
 
 /// A registered client and, for a confidential one, its secret (shown once).
@@ -110,9 +112,16 @@ impl Aegis {
             new.public,
         )?;
         let jwks = match new.jwks {
+            Some(_) if new.public => {
+                return Err(Error::invalid(
+                    "jwks",
+                    "a public client has no keys to sign with",
+                ))
+            }
             Some(text) => Some(client_auth::check_jwks(&text)?),
             None => None,
         };
+        let scopes = check_scopes(&new.scopes)?;
         let secret = (!new.public).then(|| format!("{SECRET_PREFIX}{}", random_token()));
         let now = self.clock.now();
         let client = Client {
@@ -126,6 +135,7 @@ impl Aegis {
             grants,
             id_token_alg: new.id_token_alg,
             jwks,
+            scopes,
             created_at: now,
             updated_at: now,
         };
@@ -211,4 +221,29 @@ impl Aegis {
     pub fn oidc_issuer(&self) -> &str {
         &self.config.oidc.issuer
     }
+}
+
+/// The scopes a service client may be granted: scope tokens (RFC 6749 §3.3),
+/// at most 64 of 128 bytes, once each.
+fn check_scopes(scopes: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if !ok {
+            return Err(Error::invalid(
+                "scope",
+                format!("{s:?} is not a scope token"),
+            ));
+        }
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    if out.len() > 64 {
+        return Err(Error::invalid("scope", "at most 64 may be registered"));
+    }
+    Ok(out)
 }

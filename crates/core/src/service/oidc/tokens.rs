@@ -16,7 +16,7 @@ use crate::keys::SigningAlg;
 use crate::oidc::Client;
 use crate::secret::hash_token;
 use crate::service::{Aegis, Credential, Principal};
-use crate::session::Session;
+use crate::session::{RefreshToken, Session};
 use crate::token::Rejection;
 use crate::user::User;
 
@@ -55,8 +55,9 @@ pub struct LogoutRequest {
 /// What the browser sees after a logout request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogoutOutcome {
-    /// Ask the user to confirm (no valid `id_token_hint`).
-    Confirm,
+    /// Ask the user to confirm (no valid `id_token_hint`, or one of another
+    /// user); the client the request is for, if known.
+    Confirm { client_id: Option<String> },
     /// Signed out; back to the client at this address.
     Redirect(String),
     /// Signed out; no address to go back to.
@@ -94,10 +95,11 @@ impl Aegis {
         client: &Client,
         user: &User,
         session: &Session,
+        scopes: &[String],
         nonce: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<String> {
-        let mut claims = self.user_claims(user, &session.scopes).await?;
+        let mut claims = self.user_claims(user, scopes).await?;
         let (acr, amr) = if session.second_factor {
             (ACR_MFA, json!(["mfa"]))
         } else {
@@ -222,7 +224,7 @@ impl Aegis {
         let active = self
             .user_state(session.user_id)
             .await?
-            .is_some_and(|u| u.active);
+            .is_some_and(|u| u.active && !u.password_expired);
         Ok(active.then_some((claims, Some(session))))
     }
 
@@ -235,9 +237,11 @@ impl Aegis {
                 "the access token is invalid, expired or revoked",
             )
         };
-        let (_, session) = self.live_access(bearer.trim()).await?.ok_or_else(invalid)?;
+        let (claims, session) = self.live_access(bearer.trim()).await?.ok_or_else(invalid)?;
         let session = session.ok_or_else(invalid)?;
-        if !session.scopes.iter().any(|s| s == "openid") {
+        // The token's own scopes: a refresh may have narrowed them.
+        let scopes: Vec<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
+        if !scopes.iter().any(|s| s == "openid") {
             return Err(OAuthError::new(
                 "insufficient_scope",
                 "the token was not granted the openid scope",
@@ -247,9 +251,7 @@ impl Aegis {
             .user_state(session.user_id)
             .await?
             .ok_or_else(invalid)?;
-        Ok(Value::Object(
-            self.user_claims(&user, &session.scopes).await?,
-        ))
+        Ok(Value::Object(self.user_claims(&user, &scopes).await?))
     }
 
     /// Introspection (RFC 7662) for a confidential client: only its own
@@ -271,7 +273,7 @@ impl Aegis {
             out["token_type"] = json!("Bearer");
             return Ok(out);
         }
-        let Some(session) = self.live_refresh(token).await? else {
+        let Some((record, session)) = self.live_refresh(token).await? else {
             return Ok(inactive);
         };
         if session.client_id.as_deref() != Some(client.id.as_str()) {
@@ -285,12 +287,12 @@ impl Aegis {
             "scope": session.scopes.join(" "),
             "sid": session.id,
             "iss": self.config.oidc.issuer,
-            "exp": session.expires_at.timestamp(),
+            "exp": record.expires_at.timestamp(),
         }))
     }
 
     /// The live session of an unused, unexpired refresh token of a client.
-    async fn live_refresh(&self, token: &str) -> Result<Option<Session>> {
+    async fn live_refresh(&self, token: &str) -> Result<Option<(RefreshToken, Session)>> {
         if token.is_empty() || token.len() > 4096 || token.contains('.') {
             return Ok(None);
         }
@@ -302,7 +304,9 @@ impl Aegis {
             return Ok(None);
         }
         let session = self.store.find_session(record.session_id).await?;
-        Ok(session.filter(|s| s.is_live(now) && s.client_id.is_some()))
+        Ok(session
+            .filter(|s| s.is_live(now) && s.client_id.is_some())
+            .map(|s| (record, s)))
     }
 
     /// Revocation (RFC 7009): a refresh or access token of the calling
@@ -318,7 +322,7 @@ impl Aegis {
         let session = match self.live_access(token).await? {
             Some((claims, session)) if claims.client_id == client.id => session,
             Some(_) => None,
-            None => self.live_refresh(token).await?,
+            None => self.live_refresh(token).await?.map(|(_, s)| s),
         };
         if let Some(s) = session.filter(|s| s.client_id.as_deref() == Some(client.id.as_str())) {
             self.revoke_session(s.id).await?;
@@ -391,8 +395,15 @@ impl Aegis {
             }
             None => None,
         };
-        if hint.is_none() && !confirmed {
-            return Ok(LogoutOutcome::Confirm);
+        // Without a hint, or with one naming another user than the
+        // browser's (anyone's own ID token would otherwise sign anyone out),
+        // the user confirms first.
+        let other_user = match (&hint, browser) {
+            (Some((sub, _, _)), Some(p)) => *sub != p.user.id,
+            _ => false,
+        };
+        if (hint.is_none() || other_user) && !confirmed {
+            return Ok(LogoutOutcome::Confirm { client_id });
         }
         if let Some((sub, aud, sid)) = &hint {
             let now = self.clock.now();
