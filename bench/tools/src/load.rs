@@ -25,6 +25,7 @@ struct Target {
     method: Method,
     headers: Vec<(String, String)>,
     body: Option<String>,
+    content_type: String,
     modulo: u64,
     offset: u64,
 }
@@ -59,6 +60,10 @@ impl Target {
             method,
             headers,
             body,
+            content_type: args
+                .str("content-type")
+                .unwrap_or("application/json")
+                .to_owned(),
             modulo: args.num("modulo", u64::MAX)?.max(1),
             offset: args.num("offset", 0)?,
         })
@@ -74,7 +79,7 @@ impl Target {
         }
         let body = match &self.body {
             Some(template) => {
-                req = req.header("content-type", "application/json");
+                req = req.header("content-type", &self.content_type);
                 template.replace("{n}", &(self.offset + n % self.modulo).to_string())
             }
             None => String::new(),
@@ -83,7 +88,7 @@ impl Target {
     }
 }
 
-async fn connect(addr: &str) -> AnyResult<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(addr: &str) -> AnyResult<SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;

@@ -9,6 +9,10 @@
 //!   [--concurrency C] [--seconds S] [--requests N] [--header 'k: v']...`: a
 //!   closed-loop client for requests whose bodies must differ (`{n}` in the body
 //!   is the request number, modulo `K`, plus `O`). JSON on stdout.
+//!   `--content-type TYPE` (default application/json) for the body.
+//! - `oidc --mode code|refresh --url URL --basic B64 [...]`: OpenID Connect code
+//!   exchanges (authorize + token) and refresh-token rotations, whose requests
+//!   carry what the previous answer gave (see `oidc.rs`). JSON on stdout.
 //! - `burst --url URL --count N [--body TEMPLATE] [--modulo K] [--pid PID]`: opens
 //!   N connections, then sends one request on each at once; counts the answers
 //!   (503s with `Retry-After` apart) and samples the RSS of `PID`. JSON on stdout.
@@ -21,6 +25,7 @@ mod argon;
 mod args;
 mod hello;
 mod load;
+mod oidc;
 mod ready;
 mod report;
 
@@ -31,7 +36,7 @@ type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: bench-tools hello|argon2|load|burst|ready|report [options]");
+        eprintln!("usage: bench-tools hello|argon2|load|oidc|burst|ready|report [options]");
         return ExitCode::from(2);
     };
     let args = args::Args::parse(argv);
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         "argon2" => argon::main(&args),
         "load" => load::load_main(&args),
         "burst" => load::burst_main(&args),
+        "oidc" => oidc::main(&args),
         "ready" => ready::main(&args),
         "report" => report::main(&args),
         other => Err(format!("unknown command {other}").into()),
