@@ -20,8 +20,9 @@ const MAX_CREDENTIAL: usize = 512;
 const MAX_ASSERTION: usize = 8192;
 /// Most keys a client may register.
 const MAX_CLIENT_KEYS: usize = 16;
-/// Longest life of a client assertion, in seconds (its `jti` is kept that long).
-const MAX_ASSERTION_LIFE_S: i64 = 300;
+/// Longest life of a client assertion, in seconds (its `jti` is kept that
+/// long): an hour, what common client libraries (authlib) sign for.
+const MAX_ASSERTION_LIFE_S: i64 = 3600;
 
 /// What a request presented to authenticate its client.
 #[derive(Debug, Clone, Default)]
@@ -230,7 +231,7 @@ impl Aegis {
         let now = self.clock.now().timestamp();
         if verified.exp > now + MAX_ASSERTION_LIFE_S + self.config.leeway_s as i64 {
             return Err(OAuthError::invalid_client(
-                "the client assertion must expire within 5 minutes",
+                "the client assertion must expire within an hour",
             ));
         }
         let until = chrono::DateTime::from_timestamp(verified.exp, 0).ok_or_else(fail)?;
