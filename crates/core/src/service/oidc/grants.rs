@@ -229,7 +229,7 @@ impl Aegis {
             }
             None => session.scopes.clone(),
         };
-        let session = self.client_session(client, session.id).await?;
+        self.may_sign_in(&session).await?;
         let (secret, next) = self.new_refresh_token(&session, now);
         if !self
             .store
@@ -302,10 +302,17 @@ impl Aegis {
             .await?
             .filter(|s| s.is_live(now) && s.client_id.as_deref() == Some(client.id.as_str()))
             .ok_or_else(bad)?;
-        let user = self.user_state(session.user_id).await?;
-        match user {
-            Some(u) if u.active && !u.password_expired => Ok(session),
-            _ => Err(bad()),
+        self.may_sign_in(&session).await?;
+        Ok(session)
+    }
+
+    /// The session's user is active and may sign in.
+    async fn may_sign_in(&self, session: &Session) -> std::result::Result<(), OAuthError> {
+        match self.user_state(session.user_id).await? {
+            Some(u) if u.active && !u.password_expired => Ok(()),
+            _ => Err(OAuthError::invalid_grant(
+                "the sign-in behind this grant has ended",
+            )),
         }
     }
 
