@@ -3,8 +3,9 @@
 //! challenge and nonce), `refresh_token` (the session's family: rotation,
 //! reuse ends the session) and `client_credentials`.
 
-use super::authorize::{granted_scopes, CODE_PREFIX};
+use super::authorize::CODE_PREFIX;
 use super::client_auth::ClientCredentials;
+use super::request::granted_scopes;
 use crate::error::Error;
 use crate::oidc::{Client, CodeUse, Grant};
 use crate::secret::{ct_eq, hash_token, sha256};

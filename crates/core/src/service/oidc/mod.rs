@@ -8,6 +8,7 @@ mod authorize;
 mod client_auth;
 mod grants;
 mod redirect;
+mod request;
 mod tokens;
 
 use super::{Actor, Aegis};
