@@ -1,4 +1,6 @@
-//! Logins, sessions, access-token checks, refresh rotation and logout.
+//! Logins (password, second step), sessions, refresh rotation and logout.
+//! Bearer checks are in `bearer.rs`, throttling in `throttle.rs`, token
+//! descriptions in `token_info.rs`, ending sessions by id in `session_admin.rs`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use uuid::Uuid;
 
 use super::mfa::SecondFactor;
 use super::{Aegis, Credential, Principal};
-use crate::api_token;
+
 use crate::error::{AuthFailure, Error, Result};
 use crate::identity::fold;
 use crate::password::Password;
@@ -18,12 +20,12 @@ use crate::secret::{hash_token, prefixed_token};
 use crate::session::{RefreshToken, Session};
 use crate::store::{AdminGuard, Invalidation};
 use crate::telemetry;
-use crate::throttle::{account_key, ip_key, unknown_account_key, ThrottleState};
-use crate::token::{self, AccessClaims, Rejection};
+use crate::throttle::{account_key, unknown_account_key};
+use crate::token::{self, AccessClaims};
 use crate::user::{User, UserUpdate};
 
 /// Longest bearer value looked at; anything longer is not ours.
-const MAX_BEARER_LEN: usize = 4096;
+pub(super) const MAX_BEARER_LEN: usize = 4096;
 /// Longest login identifier looked at (bytes, before normalisation).
 const MAX_IDENTIFIER_BYTES: usize = 1024;
 /// Longest password looked at (bytes; the policy allows 256 characters).
@@ -31,7 +33,7 @@ const MAX_PASSWORD_BYTES: usize = 4096;
 /// What every refresh token starts with.
 const REFRESH_PREFIX: &str = "ptr_";
 /// Minimum spacing of `last_used_at` writes for one API token.
-const TOUCH_EVERY_S: i64 = 60;
+pub(super) const TOUCH_EVERY_S: i64 = 60;
 
 /// A password login attempt.
 #[derive(Debug, Clone)]
@@ -105,13 +107,8 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
-fn unauthenticated(why: AuthFailure) -> Error {
+pub(super) fn unauthenticated(why: AuthFailure) -> Error {
     Error::Unauthenticated(why)
-}
-
-fn retry_after(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    let ms = (until - now).num_milliseconds().max(0) as u64;
-    ms.div_ceil(1000).max(1)
 }
 
 impl Aegis {
@@ -262,25 +259,6 @@ impl Aegis {
         Ok(LoginStep::Done(login))
     }
 
-    /// A failed login attempt: locks the account at its limit and counts one
-    /// failure for the client address.
-    pub(super) async fn count_failed_login(
-        &self,
-        acct: &str,
-        attempt: u32,
-        ip: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let limits = &self.config.throttle;
-        if limits.account_failures > 0 && attempt >= limits.account_failures {
-            self.lock(acct, now).await?;
-        }
-        if let Some(key) = ip {
-            self.count_failure(key, limits.ip_failures, now).await?;
-        }
-        Ok(())
-    }
-
     /// Every factor passed: clears the failure count, records the login and
     /// opens the session.
     pub(super) async fn finish_login(
@@ -378,86 +356,6 @@ impl Aegis {
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not upgrade a password hash");
         }
-    }
-
-    /// The throttle key of a client address, refused while that address is
-    /// locked (when addresses are throttled at all).
-    pub(super) async fn admit_address(
-        &self,
-        ip: Option<IpAddr>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>> {
-        let key = ip.map(|ip| ip_key(&ip));
-        if let (Some(key), true) = (&key, self.config.throttle.ip_failures > 0) {
-            self.check_lock(key, now).await?;
-        }
-        Ok(key)
-    }
-
-    /// Refuses while `key` is locked; returns its state.
-    pub(super) async fn check_lock(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<ThrottleState>> {
-        let state = self.store.find_throttle(key).await?;
-        if let Some(until) = state.and_then(|s| s.locked_until) {
-            if until > now {
-                return Err(Error::Locked {
-                    retry_after: retry_after(until, now),
-                });
-            }
-        }
-        Ok(state)
-    }
-
-    /// Counts one attempt on an account key (0 = throttling off) and refuses it
-    /// when it is past the limit; returns the attempt's number in the window.
-    pub(super) async fn admit_attempt(
-        &self,
-        key: &str,
-        max: u32,
-        now: DateTime<Utc>,
-    ) -> Result<u32> {
-        if max == 0 {
-            return Ok(0);
-        }
-        self.check_lock(key, now).await?;
-        let window = Duration::seconds(self.config.throttle.lockout_s as i64);
-        let state = self.store.record_failure(key, now, now - window).await?;
-        if state.failures > max {
-            let until = self.lock(key, now).await?;
-            return Err(Error::Locked {
-                retry_after: retry_after(until, now),
-            });
-        }
-        Ok(state.failures)
-    }
-
-    pub(super) async fn lock(&self, key: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        let until = now + Duration::seconds(self.config.throttle.lockout_s as i64);
-        self.store.lock_throttle(key, until).await?;
-        telemetry::lockout(key);
-        tracing::warn!("login throttled after repeated failures");
-        Ok(until)
-    }
-
-    /// Counts a failure and locks the key when it reaches `max` (0 = off).
-    pub(super) async fn count_failure(
-        &self,
-        key: &str,
-        max: u32,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if max == 0 {
-            return Ok(());
-        }
-        let window = Duration::seconds(self.config.throttle.lockout_s as i64);
-        let state = self.store.record_failure(key, now, now - window).await?;
-        if state.failures >= max {
-            self.lock(key, now).await?;
-        }
-        Ok(())
     }
 
     /// Opens a session. Only a real authentication ([`SessionBasis::SignIn`])
@@ -562,126 +460,6 @@ impl Aegis {
         };
         let token = token::sign(&self.keys, &claims)?;
         Ok((token, epoch(exp)))
-    }
-
-    /// Verifies a JWT's signature (once per token, then from the cache).
-    async fn verified_claims(&self, token: &str) -> Result<Arc<AccessClaims>> {
-        if let Some(c) = self.cache.tokens.get(token) {
-            return Ok(c);
-        }
-        let (iss, aud) = (&self.config.issuer, &self.config.audience);
-        let claims = match token::verify(&self.keys, token, iss, aud) {
-            Err(Rejection::UnknownKey) => {
-                self.keys.reload(self.store.as_ref()).await?;
-                token::verify(&self.keys, token, iss, aud)?
-            }
-            other => other?,
-        };
-        let claims = Arc::new(claims);
-        self.cache.tokens.insert(token.into(), Arc::clone(&claims));
-        Ok(claims)
-    }
-
-    /// Authenticates a bearer credential (session JWT or API token) against live
-    /// state: revocation, deletion and deactivation count at once.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
-        let bearer = bearer.trim();
-        if bearer.is_empty() {
-            return Err(unauthenticated(AuthFailure::Missing));
-        }
-        if bearer.len() > MAX_BEARER_LEN {
-            return Err(unauthenticated(AuthFailure::Malformed));
-        }
-        if bearer.starts_with(api_token::PREFIX) {
-            return self.authenticate_api_token(bearer).await;
-        }
-        let claims = self.verified_claims(bearer).await?;
-        let now = self.clock.now();
-        if now.timestamp() > claims.exp + self.config.leeway_s as i64 {
-            return Err(unauthenticated(AuthFailure::Expired));
-        }
-        let principal = self.session_principal(&claims, now).await?;
-        principal.ok_or(unauthenticated(AuthFailure::Revoked))
-    }
-
-    async fn session_principal(
-        &self,
-        claims: &AccessClaims,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Principal>> {
-        let sid = claims.sid;
-        let session = self
-            .cache
-            .sessions
-            .get_or_load(&sid, async {
-                Ok(self.store.find_session(sid).await?.map(Arc::new))
-            })
-            .await?;
-        // A relying party's session is not a sign-in to aegis itself (its
-        // tokens carry the client's audience and never get this far).
-        let Some(session) =
-            session.filter(|s| s.is_live(now) && s.user_id == claims.sub && s.client_id.is_none())
-        else {
-            return Ok(None);
-        };
-        let Some(user) = self.user_state(session.user_id).await?.filter(|u| u.active) else {
-            return Ok(None);
-        };
-        Ok(Some(Principal {
-            user,
-            credential: Credential::Session {
-                sid,
-                expires_at: epoch(claims.exp),
-            },
-        }))
-    }
-
-    async fn authenticate_api_token(&self, bearer: &str) -> Result<Principal> {
-        if !api_token::is_well_formed(bearer) {
-            return Err(unauthenticated(AuthFailure::Malformed));
-        }
-        let hash = hash_token(bearer);
-        let token = self
-            .cache
-            .api_tokens
-            .get_or_load(&hash, async {
-                Ok(self
-                    .store
-                    .find_api_token_by_hash(&hash)
-                    .await?
-                    .map(Arc::new))
-            })
-            .await?
-            .ok_or(unauthenticated(AuthFailure::Revoked))?;
-        let now = self.clock.now();
-        if now > token.expires_at + Duration::seconds(self.config.leeway_s as i64) {
-            return Err(unauthenticated(AuthFailure::Expired));
-        }
-        let user = self
-            .user_state(token.owner_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or(unauthenticated(AuthFailure::Revoked))?;
-        let stale = token
-            .last_used_at
-            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_S);
-        if stale {
-            match self.store.touch_api_token(token.id, now).await {
-                // Deleted while this request was under way.
-                Err(Error::NotFound(_)) => return Err(unauthenticated(AuthFailure::Revoked)),
-                other => other?,
-            }
-            self.cache.api_tokens.invalidate(&hash);
-        }
-        Ok(Principal {
-            user,
-            credential: Credential::ApiToken {
-                id: token.id,
-                hash,
-                role: token.role,
-                expires_at: token.expires_at,
-            },
-        })
     }
 
     /// Exchanges a refresh token for a new access token (and, with rotation, a new
@@ -803,140 +581,6 @@ impl Aegis {
     }
 }
 
-fn epoch(secs: i64) -> DateTime<Utc> {
+pub(super) fn epoch(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
-}
-
-/// What a presented token is (Pangea `client/token/check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    /// A session access token (JWT).
-    Access,
-    /// A session refresh token.
-    Refresh,
-    /// An API token.
-    Api,
-}
-
-/// A live token, described.
-#[derive(Debug, Clone)]
-pub struct TokenInfo {
-    pub kind: TokenKind,
-    /// Access: the token's `jti`; refresh: the session id; API: the token id.
-    pub id: Uuid,
-    pub user: Arc<User>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl Aegis {
-    /// Describes a live token of any kind; dead or unknown tokens are the
-    /// `Unauthenticated` errors `authenticate` gives.
-    pub async fn inspect_token(&self, token: &str) -> Result<TokenInfo> {
-        let token = token.trim();
-        if token.starts_with(api_token::PREFIX) {
-            let p = self.authenticate(token).await?;
-            let Credential::ApiToken { id, .. } = p.credential else {
-                return Err(unauthenticated(AuthFailure::Malformed));
-            };
-            let record = self
-                .store
-                .find_api_token(id)
-                .await?
-                .ok_or(unauthenticated(AuthFailure::Revoked))?;
-            return Ok(TokenInfo {
-                kind: TokenKind::Api,
-                id,
-                user: p.user,
-                created_at: record.created_at,
-                expires_at: record.expires_at,
-            });
-        }
-        if token.contains('.') {
-            let p = self.authenticate(token).await?;
-            let claims = self.verified_claims(token).await?;
-            return Ok(TokenInfo {
-                kind: TokenKind::Access,
-                id: claims.jti,
-                user: p.user,
-                created_at: epoch(claims.iat),
-                expires_at: epoch(claims.exp),
-            });
-        }
-        let now = self.clock.now();
-        let invalid = || unauthenticated(AuthFailure::Malformed);
-        if token.is_empty() || token.len() > MAX_BEARER_LEN {
-            return Err(invalid());
-        }
-        let record = self
-            .store
-            .find_refresh_token(&hash_token(token))
-            .await?
-            .filter(|r| r.used_at.is_none())
-            .ok_or_else(invalid)?;
-        if record.expires_at <= now {
-            return Err(unauthenticated(AuthFailure::Expired));
-        }
-        let session = self
-            .store
-            .find_session(record.session_id)
-            .await?
-            .filter(|s| s.is_live(now) && s.client_id.is_none())
-            .ok_or(unauthenticated(AuthFailure::Revoked))?;
-        let user = self
-            .user_state(session.user_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or(unauthenticated(AuthFailure::Revoked))?;
-        Ok(TokenInfo {
-            kind: TokenKind::Refresh,
-            id: session.id,
-            user,
-            created_at: session.created_at,
-            expires_at: record.expires_at,
-        })
-    }
-}
-
-impl Aegis {
-    /// Ends one session by id. With `owner`, only that user's sessions can be
-    /// named (another's is `NotFound`, as if it did not exist); without, the
-    /// caller must be an admin.
-    pub async fn invalidate_session(
-        &self,
-        actor: &super::Actor,
-        session_id: Uuid,
-        owner: Option<Uuid>,
-    ) -> Result<()> {
-        if owner.is_none() {
-            crate::authz::require(actor.rights(), crate::authz::Capability::Administer)?;
-        }
-        let now = self.clock.now();
-        self.store
-            .find_session(session_id)
-            .await?
-            .filter(|s| s.is_live(now) && owner.is_none_or(|o| o == s.user_id))
-            .ok_or(Error::NotFound("session"))?;
-        self.revoke_session(session_id).await
-    }
-
-    /// The owner of a live session (admins): what a logout naming a session
-    /// ends. `None` when there is no such live session.
-    pub async fn session_owner(&self, actor: &super::Actor, sid: Uuid) -> Result<Option<Uuid>> {
-        crate::authz::require(actor.rights(), crate::authz::Capability::Administer)?;
-        let now = self.clock.now();
-        Ok(self
-            .store
-            .find_session(sid)
-            .await?
-            .filter(|s| s.is_live(now))
-            .map(|s| s.user_id))
-    }
-
-    /// Ends every session of a user (admins).
-    pub async fn logout_user(&self, actor: &super::Actor, user_id: Uuid) -> Result<()> {
-        crate::authz::require(actor.rights(), crate::authz::Capability::Administer)?;
-        self.store.get_user(user_id).await?;
-        self.revoke_user_sessions(user_id, None).await
-    }
 }

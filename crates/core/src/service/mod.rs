@@ -2,6 +2,7 @@
 //! hasher and the caches, and every dialect calls its methods.
 
 mod auth;
+mod bearer;
 mod directory;
 mod imports;
 mod login_codes;
@@ -9,7 +10,10 @@ mod mfa;
 pub mod oidc;
 mod passkeys;
 mod profile;
+mod session_admin;
 mod session_list;
+mod throttle;
+mod token_info;
 mod tokens;
 mod users;
 
@@ -29,7 +33,7 @@ use crate::password::Hasher;
 use crate::store::{Invalidation, Store};
 use crate::user::{Role, User};
 
-pub use auth::{Login, LoginRequest, LoginStep, TokenInfo, TokenKind, TokenPair};
+pub use auth::{Login, LoginRequest, LoginStep, TokenPair};
 pub use directory::{
     check_profile, password_authenticator_id, AccountChange, Authenticator, AuthenticatorKind,
     UserInfo,
@@ -39,6 +43,7 @@ pub use mfa::TotpEnrollment;
 pub(crate) use passkeys::relying_party as passkeys_relying_party;
 pub use passkeys::PasskeyCeremony;
 pub use profile::ProfileChange;
+pub use token_info::{TokenInfo, TokenKind};
 pub use users::{CreateUserRequest, UserChange};
 
 /// How long cached user and session state may live without a change
