@@ -677,6 +677,13 @@ async fn client_credentials_and_introspection(srv: Srv) {
     assert_eq!(introspect(&web, at).await.1["active"], false);
     assert_eq!(introspect(&web, rt).await.1["active"], false);
     assert_eq!(userinfo(&srv, at).await.0, 401);
+    // Grants are counted by type and outcome.
+    let text = crate::metrics::scrape(&srv).await;
+    for (kind, outcome) in [("client_credentials", "success"), ("authorization_code", "success")] {
+        let labels = [("grant_type", kind), ("outcome", outcome)];
+        let n = crate::metrics::sample(&text, "aegis_oidc_grants_total", &labels);
+        assert!(n.is_some_and(|n| n >= 1.0), "{kind} {outcome}: {text}");
+    }
     // Unknown tokens are revoked "successfully" (RFC 7009).
     let again = srv
         .http
