@@ -679,7 +679,10 @@ async fn client_credentials_and_introspection(srv: Srv) {
     assert_eq!(userinfo(&srv, at).await.0, 401);
     // Grants are counted by type and outcome.
     let text = crate::metrics::scrape(&srv).await;
-    for (kind, outcome) in [("client_credentials", "success"), ("authorization_code", "success")] {
+    for (kind, outcome) in [
+        ("client_credentials", "success"),
+        ("authorization_code", "success"),
+    ] {
         let labels = [("grant_type", kind), ("outcome", outcome)];
         let n = crate::metrics::sample(&text, "aegis_oidc_grants_total", &labels);
         assert!(n.is_some_and(|n| n >= 1.0), "{kind} {outcome}: {text}");
