@@ -380,6 +380,34 @@ async fn userinfo_post(
     }
 }
 
+/// An introspection or revocation request: the client's credentials and the
+/// token, or the refusal.
+fn token_request(
+    headers: &HeaderMap,
+    form: Result<Form<TokenTypeForm>, FormRejection>,
+) -> Result<(ClientCredentials, String), Box<Response>> {
+    let Ok(Form(f)) = form else {
+        return Err(Box::new(unreadable()));
+    };
+    let creds = credentials(
+        headers,
+        f.client_id,
+        f.client_secret,
+        f.client_assertion_type,
+        f.client_assertion,
+    )?;
+    let token = f.token.ok_or_else(|| {
+        Box::new(oauth_error(
+            OAuthError::Protocol {
+                code: "invalid_request",
+                description: "token is missing".into(),
+            },
+            false,
+        ))
+    })?;
+    Ok((creds, token))
+}
+
 /// `POST /oauth2/introspect` (confidential clients; their own tokens only).
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oidc", operation_id = "oidc_introspect",
     request_body(content = TokenTypeForm, content_type = FORM),
@@ -394,29 +422,11 @@ async fn introspect(
     headers: HeaderMap,
     form: Result<Form<TokenTypeForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return unreadable();
-    };
-    let creds = match credentials(
-        &headers,
-        f.client_id,
-        f.client_secret,
-        f.client_assertion_type,
-        f.client_assertion,
-    ) {
-        Ok(c) => c,
+    let (creds, token) = match token_request(&headers, form) {
+        Ok(parts) => parts,
         Err(res) => return *res,
     };
     let basic = creds.basic.is_some();
-    let Some(token) = f.token else {
-        return oauth_error(
-            OAuthError::Protocol {
-                code: "invalid_request",
-                description: "token is missing".into(),
-            },
-            false,
-        );
-    };
     let url = endpoint(&state, "/oauth2/introspect");
     match state.aegis.introspect(&creds, &token, &url).await {
         Ok(answer) => no_store(StatusCode::OK, answer),
@@ -438,29 +448,11 @@ async fn revoke(
     headers: HeaderMap,
     form: Result<Form<TokenTypeForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return unreadable();
-    };
-    let creds = match credentials(
-        &headers,
-        f.client_id,
-        f.client_secret,
-        f.client_assertion_type,
-        f.client_assertion,
-    ) {
-        Ok(c) => c,
+    let (creds, token) = match token_request(&headers, form) {
+        Ok(parts) => parts,
         Err(res) => return *res,
     };
     let basic = creds.basic.is_some();
-    let Some(token) = f.token else {
-        return oauth_error(
-            OAuthError::Protocol {
-                code: "invalid_request",
-                description: "token is missing".into(),
-            },
-            false,
-        );
-    };
     let url = endpoint(&state, "/oauth2/revoke");
     match state.aegis.revoke_token(&creds, &token, &url).await {
         Ok(()) => no_store(StatusCode::OK, Revoked {}),

@@ -24,8 +24,8 @@ use super::OAuthErrorBody;
 use crate::dialects::with_retry_after;
 use crate::state::AppState;
 use crate::web::{
-    bad_form, csrf_ok, csrf_token, forbidden_csrf, message, page, see_other, session, set_cookie,
-    CSRF_COOKIE, FORM, SESSION_COOKIE,
+    bad_form, csrf_ok, forbidden_csrf, form_page, message, page, see_other, session, set_cookie,
+    FORM, SESSION_COOKIE,
 };
 
 const FORM_POST_JS: &str = include_str!("../../assets/form-post.js");
@@ -176,7 +176,6 @@ async fn outcome(
             scopes,
             resume,
         }) => {
-            let (csrf, fresh) = csrf_token(state, headers);
             let user = session(state, headers)
                 .await
                 .map(|p| p.user.login_key().to_owned())
@@ -188,21 +187,16 @@ async fn outcome(
                     (s, text)
                 })
                 .collect();
-            let mut res = page(
-                StatusCode::OK,
+            form_page(state, headers, StatusCode::OK, |csrf| {
                 ConsentPage {
-                    csrf: &csrf,
+                    csrf,
                     resume: &resume,
                     client_name: &client_name,
                     user: &user,
                     scopes,
                 }
-                .render(),
-            );
-            if fresh {
-                set_cookie(&mut res, state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
-            }
-            res
+                .render()
+            })
         }
         Ok(AuthorizeOutcome::Redirect(answer)) => to_client(&answer),
     }
@@ -422,21 +416,15 @@ async fn logout(
     let mut res = match result {
         Err(e) => return core_failure(e),
         Ok(LogoutOutcome::Confirm { client_id }) => {
-            let (csrf, fresh) = csrf_token(state, headers);
-            let mut res = page(
-                StatusCode::OK,
+            return form_page(state, headers, StatusCode::OK, |csrf| {
                 LogoutPage {
-                    csrf: &csrf,
+                    csrf,
                     client_id: client_id.as_deref().unwrap_or(""),
                     post_logout_redirect_uri: req.post_logout_redirect_uri.as_deref().unwrap_or(""),
                     state: req.state.as_deref().unwrap_or(""),
                 }
-                .render(),
-            );
-            if fresh {
-                set_cookie(&mut res, state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
-            }
-            return res;
+                .render()
+            });
         }
         Ok(LogoutOutcome::Redirect(to)) => see_other(&to),
         Ok(LogoutOutcome::SignedOut) => {

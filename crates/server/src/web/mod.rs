@@ -235,6 +235,22 @@ pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool
     }
 }
 
+/// A page holding a form: rendered with the request's CSRF token (a new one
+/// is set as the cookie when the request had none).
+pub(crate) fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    render: impl FnOnce(&str) -> askama::Result<String>,
+) -> Response {
+    let (csrf, fresh) = csrf_token(state, headers);
+    let mut res = page(status, render(&csrf));
+    if fresh {
+        set_cookie(&mut res, state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
+    }
+    res
+}
+
 pub(crate) fn csrf_ok(state: &AppState, headers: &HeaderMap, sent: &str) -> bool {
     cookie(headers, &cookie_name(state, CSRF_COOKIE))
         .is_some_and(|c| !sent.is_empty() && ct_eq(c.as_bytes(), sent.as_bytes()))
@@ -348,23 +364,17 @@ async fn login_page(
     if let Some(res) = refuse_target(&state, &target) {
         return res;
     }
-    let (csrf, fresh) = csrf_token(&state, &headers);
-    let mut res = page(
-        StatusCode::OK,
+    form_page(&state, &headers, StatusCode::OK, |csrf| {
         LoginPage {
-            csrf: &csrf,
+            csrf,
             redirect_uri: &target.redirect_uri,
             state: &target.state,
             resume: &target.resume,
             identifier: &target.identifier,
             error: None,
         }
-        .render(),
-    );
-    if fresh {
-        set_cookie(&mut res, &state, CSRF_COOKIE, &csrf, 60 * 60 * 24);
-    }
-    res
+        .render()
+    })
 }
 
 /// What a failed sign-in shows: the status and the sentence.
